@@ -1,0 +1,105 @@
+# The bookstore: one contract (proto/), a Rust core and servers, Python clients.
+# Every recipe installs what it needs into .tools/ and python/.venv (both
+# git-ignored), at the versions pinned here and in the lock files.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+root := justfile_directory()
+tools := root / ".tools"
+buf := tools / "npm/node_modules/.bin/buf"
+uv := tools / "uv/bin/uv"
+venv := root / "python/.venv"
+server_bin := root / "target/debug/recommendations"
+
+buf_version := "1.75.0"
+uv_version := "0.13.9"
+prost_plugins_version := "0.5.0"
+
+# uv must use the machine's Python, never download one.
+export UV_PYTHON_DOWNLOADS := "never"
+
+# List the recipes.
+default:
+    @just --list
+
+# Build the Recommendations server and run it on [::]:50051, as the notes do (Ctrl-C stops it).
+up: build
+    {{ server_bin }}
+
+# Build every Rust binary (debug).
+build:
+    cargo build --workspace --locked --bins
+
+# Regenerate the Rust and Python code from proto/ with buf; commit the result.
+gen: _buf _prost-plugins _venv
+    {{ buf }} generate
+
+# Everything CI runs: lints, the generated-code check, Rust tests and Python tests.
+test: lint check-gen test-rust test-python
+
+# Rust unit, integration and doc tests.
+test-rust:
+    cargo test --workspace --locked
+
+# The pytest suite, against the real server binary.
+test-python: build _venv _buf
+    cd python && RECOMMENDATIONS_BIN={{ server_bin }} BUF={{ buf }} {{ venv }}/bin/pytest
+
+# Lint Rust (rustfmt, clippy), the contract (buf lint, buf format, buf breaking) and Python (ruff).
+lint: _buf _venv
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+    {{ buf }} lint
+    {{ buf }} format --diff --exit-code
+    {{ buf }} breaking --against proto/baseline/notes-recommendations.binpb
+    {{ venv }}/bin/ruff check python
+    {{ venv }}/bin/ruff format --check python
+
+# Fail when `just gen` would change the committed generated code.
+check-gen: _buf _prost-plugins _venv
+    #!/usr/bin/env bash
+    set -euo pipefail
+    scratch=$(mktemp -d)
+    trap 'rm -rf "$scratch"' EXIT
+    {{ buf }} generate --output "$scratch" 2>/dev/null
+    stale=0
+    for dir in rust/proto/src/gen python/generated; do
+        diff -r "$scratch/$dir" "$dir" || stale=1
+    done
+    if [ "$stale" -ne 0 ]; then
+        echo "Generated code is stale: run 'just gen' and commit the result." >&2
+        exit 1
+    fi
+    echo "Generated code is up to date."
+
+# Remove build output and installed tools.
+clean:
+    cargo clean
+    rm -rf {{ tools }} {{ venv }}
+
+# buf, pinned, from the npm registry.
+_buf:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ "$({{ buf }} --version 2>/dev/null)" != "{{ buf_version }}" ]; then
+        npm install --prefix {{ tools }}/npm --no-save --no-audit --no-fund --loglevel=error \
+            @bufbuild/buf@{{ buf_version }}
+    fi
+
+# The Rust protoc plugins, pinned; cargo skips them when already installed.
+_prost-plugins:
+    cargo install --quiet --locked --root {{ tools }}/cargo \
+        protoc-gen-prost@{{ prost_plugins_version }} protoc-gen-tonic@{{ prost_plugins_version }}
+
+# uv, pinned, from PyPI, in a virtual environment of its own.
+_uv:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ "$({{ uv }} --version 2>/dev/null | cut -d' ' -f2)" != "{{ uv_version }}" ]; then
+        python3 -m venv {{ tools }}/uv
+        {{ tools }}/uv/bin/python -m pip install --quiet --disable-pip-version-check uv=={{ uv_version }}
+    fi
+
+# The Python environment, exactly as python/uv.lock pins it.
+_venv: _uv
+    cd python && {{ uv }} sync --locked --quiet

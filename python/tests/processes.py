@@ -1,0 +1,134 @@
+"""Start the project's real binaries as child processes and wait until they serve.
+
+Servers are started on port 0 (or a port the test chooses) and report the
+address they bound in their log; nothing here sleeps for a fixed time.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+REPO = Path(__file__).resolve().parents[2]
+RECOMMENDATIONS_BIN = Path(
+    os.environ.get("RECOMMENDATIONS_BIN", REPO / "target" / "debug" / "recommendations")
+)
+START_TIMEOUT = 30.0
+
+
+@dataclass
+class Running:
+    """A started child process and the log lines it has written so far."""
+
+    process: subprocess.Popen[str]
+    address: str
+    lines: queue.Queue[str] = field(repr=False)
+    log: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rsplit(":", 1)[1])
+
+    def wait_for_log(self, pattern: str, timeout: float = START_TIMEOUT) -> re.Match[str]:
+        """Blocks until a log line matches `pattern`, returning the match."""
+        return _wait_for_line(self, re.compile(pattern), timeout)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = START_TIMEOUT) -> int:
+        """Sends `sig` and returns the exit status (killing the process if it hangs)."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+
+def _pump(stream, lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line.rstrip("\n"))
+    lines.put("")  # end of output
+
+
+def _wait_for_line(running: Running, pattern: re.Pattern[str], timeout: float) -> re.Match[str]:
+    while True:
+        try:
+            line = running.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(
+                f"no log line matched {pattern.pattern!r} in {timeout}s; log so far:\n"
+                + "\n".join(running.log)
+            ) from None
+        if line == "" and running.process.poll() is not None:
+            raise RuntimeError(
+                f"process exited with {running.process.returncode} before logging "
+                f"{pattern.pattern!r}; its log:\n" + "\n".join(running.log)
+            )
+        running.log.append(line)
+        if match := pattern.search(line):
+            return match
+
+
+@contextmanager
+def start_process(
+    argv: Sequence[str | os.PathLike[str]],
+    ready_pattern: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Iterator[Running]:
+    """Starts `argv`, waits for a log line whose first group is the bound address."""
+    process = subprocess.Popen(
+        [str(arg) for arg in argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    pump = threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True)
+    pump.start()
+    running = Running(process=process, address="", lines=lines)
+    try:
+        running.address = running.wait_for_log(ready_pattern).group(1)
+        yield running
+    finally:
+        if process.poll() is None:
+            running.stop()
+        pump.join(timeout=START_TIMEOUT)
+        process.stdout.close()
+
+
+def wait_for_health(address: str, service: str = "", timeout: float = START_TIMEOUT) -> None:
+    """Waits until the gRPC health service at `address` reports `service` SERVING."""
+    with grpc.insecure_channel(address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        reply = health.Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=timeout, wait_for_ready=True
+        )
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING, reply
+
+
+@contextmanager
+def start_recommendations(
+    *args: str | os.PathLike[str], port: int = 0, env: dict[str, str] | None = None
+) -> Iterator[Running]:
+    """Starts the Rust `recommendations` server on 127.0.0.1 and waits for gRPC health."""
+    if not RECOMMENDATIONS_BIN.exists():
+        raise FileNotFoundError(f"{RECOMMENDATIONS_BIN} is missing: run `just build` first")
+    argv = [RECOMMENDATIONS_BIN, "--listen", f"127.0.0.1:{port}", *args]
+    with start_process(argv, r"listening addr=(\S+)", env=env) as running:
+        wait_for_health(running.address, "Recommendations")
+        yield running

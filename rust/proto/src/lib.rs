@@ -1,0 +1,22 @@
+//! The Recommendations contract (`proto/recommendations.proto`) as Rust types
+//! and a tonic client and server.
+//!
+//! The code under `src/gen/` is written by `buf generate` (`just gen`) and
+//! committed; never edit it by hand. The contract has no protobuf package, so
+//! everything lives at the crate root, as the wire names do.
+
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    missing_debug_implementations,
+    unreachable_pub,
+    reason = "generated code"
+)]
+mod generated {
+    include!("gen/recommendations.rs");
+}
+
+pub use generated::*;
+
+/// The encoded `FileDescriptorSet` of the contract, for server reflection.
+pub use generated::FILE_DESCRIPTOR_SET;

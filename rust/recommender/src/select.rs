@@ -1,0 +1,130 @@
+//! The selection algorithm, specified precisely enough to reproduce in any
+//! language (all arithmetic on unsigned 64-bit integers, wrapping):
+//!
+//! 1. `seed = (user_id as u32) << 32 | (category as u32)`, where `user_id as u32`
+//!    is the two's-complement bit pattern of the `int32` user id and `category`
+//!    is its contract number.
+//! 2. A SplitMix64 generator starts from `state = seed`; each draw does
+//!    `state += 0x9E3779B97F4A7C15; z = state;
+//!    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9; z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
+//!    return z ^ (z >> 31)`.
+//! 3. The category's books are ordered by id, ascending; `n` is their number and
+//!    `k = min(max_results, n)`.
+//! 4. A partial Fisher-Yates shuffle of the positions `0..n`: for `i` in `0..k`,
+//!    `j = i + draw() % (n - i)`, swap positions `i` and `j`, and recommend the
+//!    book now at position `i`.
+//!
+//! Only the swapped positions are stored, so choosing `k` books costs O(k) time
+//! and memory whatever `n` is. Because draw `i` depends only on the draws before
+//! it, a request for `k` books is a prefix of the request for `k + 1`: pages are
+//! stable as a user asks for more.
+
+use std::collections::HashMap;
+
+/// The seed for one user's selection in one category (step 1 above).
+#[must_use]
+pub fn seed(user_id: i32, category: i32) -> u64 {
+    // Bit patterns, not values: negative ids are as valid as positive ones.
+    (u64::from(user_id.cast_unsigned()) << 32) | u64::from(category.cast_unsigned())
+}
+
+/// The SplitMix64 generator (step 2 above).
+#[derive(Debug, Clone)]
+pub struct SplitMix64 {
+    state: u64,
+}
+
+impl SplitMix64 {
+    #[must_use]
+    pub fn new(seed: u64) -> Self {
+        Self { state: seed }
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// Picks `min(k, n)` distinct positions out of `0..n` (step 4 above), in O(k).
+#[must_use]
+pub fn sample_indices(seed: u64, n: u64, k: u64) -> Vec<u64> {
+    let k = k.min(n);
+    let mut rng = SplitMix64::new(seed);
+    // Positions a swap has moved; every other position still holds itself.
+    let mut moved: HashMap<u64, u64> = HashMap::with_capacity(usize::try_from(k).unwrap_or(0));
+    let mut picked = Vec::with_capacity(usize::try_from(k).unwrap_or(0));
+    for i in 0..k {
+        let j = i + rng.next_u64() % (n - i);
+        let at_i = moved.get(&i).copied().unwrap_or(i);
+        let at_j = moved.get(&j).copied().unwrap_or(j);
+        // Position i is never read again, so only j needs to remember the swap.
+        moved.insert(j, at_i);
+        moved.remove(&i);
+        picked.push(at_j);
+    }
+    picked
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn splitmix64_matches_the_reference_sequence() {
+        // First outputs of the reference SplitMix64 (Vigna) from seed 0.
+        let mut rng = SplitMix64::new(0);
+        assert_eq!(rng.next_u64(), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(rng.next_u64(), 0x6E78_9E6A_A1B9_65F4);
+        assert_eq!(rng.next_u64(), 0x06C4_5D18_8009_454F);
+    }
+
+    #[test]
+    fn the_seed_packs_user_and_category_bit_patterns() {
+        assert_eq!(seed(1, 0), 1 << 32);
+        assert_eq!(seed(1, 2), (1 << 32) | 2);
+        assert_eq!(seed(-1, 1), 0xFFFF_FFFF_0000_0001);
+    }
+
+    #[test]
+    fn sampling_from_an_astronomically_large_range_costs_only_k() {
+        // An O(n) sampler could neither allocate nor loop over 2^62 positions.
+        let n = 1 << 62;
+        let picked = sample_indices(7, n, 1_000);
+        assert_eq!(picked.len(), 1_000);
+        assert!(picked.iter().all(|&index| index < n));
+        assert_eq!(picked.iter().collect::<HashSet<_>>().len(), 1_000);
+    }
+
+    #[test]
+    fn sampling_everything_is_a_permutation() {
+        let mut picked = sample_indices(42, 50, 50);
+        picked.sort_unstable();
+        assert_eq!(picked, (0..50).collect::<Vec<_>>());
+    }
+
+    proptest! {
+        #[test]
+        fn picks_are_distinct_in_range_and_bounded(seed: u64, n in 0u64..500, k in 0u64..600) {
+            let picked = sample_indices(seed, n, k);
+            prop_assert_eq!(picked.len() as u64, k.min(n));
+            prop_assert!(picked.iter().all(|&index| index < n));
+            prop_assert_eq!(picked.iter().collect::<HashSet<_>>().len(), picked.len());
+        }
+
+        #[test]
+        fn asking_for_more_extends_the_same_picks(seed: u64, n in 1u64..200, k in 0u64..200) {
+            let fewer = sample_indices(seed, n, k);
+            let more = sample_indices(seed, n, k + 1);
+            prop_assert_eq!(&more[..fewer.len()], &fewer[..]);
+        }
+    }
+}

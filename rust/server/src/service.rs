@@ -1,0 +1,127 @@
+use std::sync::Arc;
+
+use recommendations_proto::recommendations_server::Recommendations;
+use recommendations_proto::{BookRecommendation, RecommendationRequest, RecommendationResponse};
+use recommender::{Catalog, RecommendError};
+use tonic::{Request, Response, Status};
+
+/// The `Recommendations` service over a shared catalogue.
+#[derive(Debug, Clone)]
+pub struct RecommendationService {
+    catalog: Arc<Catalog>,
+}
+
+impl RecommendationService {
+    #[must_use]
+    pub fn new(catalog: Arc<Catalog>) -> Self {
+        Self { catalog }
+    }
+}
+
+#[tonic::async_trait]
+impl Recommendations for RecommendationService {
+    #[tracing::instrument(
+        name = "recommend",
+        skip_all,
+        fields(
+            user_id = request.get_ref().user_id,
+            category = request.get_ref().category,
+            max_results = request.get_ref().max_results,
+        )
+    )]
+    async fn recommend(
+        &self,
+        request: Request<RecommendationRequest>,
+    ) -> Result<Response<RecommendationResponse>, Status> {
+        let RecommendationRequest {
+            user_id,
+            category,
+            max_results,
+        } = request.into_inner();
+        tracing::debug!("received");
+        let books = self
+            .catalog
+            .recommend_by_value(user_id, category, max_results)
+            .map_err(|error| status_for(&error))?;
+        let recommendations: Vec<_> = books
+            .into_iter()
+            .map(|book| BookRecommendation {
+                id: book.id,
+                title: book.title.clone(),
+            })
+            .collect();
+        tracing::debug!(returned = recommendations.len(), "answered");
+        Ok(Response::new(RecommendationResponse { recommendations }))
+    }
+}
+
+/// The one place core errors become gRPC statuses. Both are the caller's
+/// mistake, so the message says what to fix and nothing internal.
+fn status_for(error: &RecommendError) -> Status {
+    tracing::info!(%error, "refused");
+    match error {
+        RecommendError::UnknownCategory(_) => Status::not_found(error.to_string()),
+        RecommendError::NegativeMaxResults(_) => Status::invalid_argument(error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::Code;
+
+    use super::*;
+
+    fn service() -> RecommendationService {
+        RecommendationService::new(Arc::new(Catalog::notes()))
+    }
+
+    async fn call(
+        user_id: i32,
+        category: i32,
+        max_results: i32,
+    ) -> Result<RecommendationResponse, Status> {
+        let request = Request::new(RecommendationRequest {
+            user_id,
+            category,
+            max_results,
+        });
+        service().recommend(request).await.map(Response::into_inner)
+    }
+
+    #[tokio::test]
+    async fn the_notes_unit_test_gets_one_book() {
+        let response = call(1, 0, 1).await.unwrap();
+        assert_eq!(response.recommendations.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn answers_match_the_core() {
+        let response = call(42, 2, 2).await.unwrap();
+        let expected: Vec<_> = Catalog::notes()
+            .recommend_by_value(42, 2, 2)
+            .unwrap()
+            .into_iter()
+            .map(|book| (book.id, book.title.clone()))
+            .collect();
+        let actual: Vec<_> = response
+            .recommendations
+            .into_iter()
+            .map(|book| (book.id, book.title))
+            .collect();
+        assert_eq!(actual, expected);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_category_is_not_found_with_the_notes_message() {
+        let status = call(1, 3, 1).await.unwrap_err();
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(status.message(), "Category not found");
+    }
+
+    #[tokio::test]
+    async fn a_negative_max_results_is_an_invalid_argument() {
+        let status = call(1, 0, -1).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.message(), "max_results must be zero or more, got -1");
+    }
+}
