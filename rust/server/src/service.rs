@@ -39,20 +39,43 @@ impl Recommendations for RecommendationService {
             max_results,
         } = request.into_inner();
         tracing::debug!("received");
-        let books = self
-            .catalog
-            .recommend_by_value(user_id, category, max_results)
-            .map_err(|error| status_for(&error))?;
-        let recommendations: Vec<_> = books
-            .into_iter()
-            .map(|book| BookRecommendation {
-                id: book.id,
-                title: book.title.clone(),
-            })
-            .collect();
+        let select = {
+            let catalog = Arc::clone(&self.catalog);
+            move || recommendations_for(&catalog, user_id, category, max_results)
+        };
+        // Selection costs O(max_results): microseconds for a page of books, but
+        // a huge request would hold a runtime worker and delay other calls and
+        // shutdown signals, so large ones run on the blocking pool.
+        let recommendations = if max_results <= INLINE_SELECTION_LIMIT {
+            select()
+        } else {
+            tokio::task::spawn_blocking(select)
+                .await
+                .map_err(|_| Status::internal("the selection was interrupted"))?
+        }
+        .map_err(|error| status_for(&error))?;
         tracing::debug!(returned = recommendations.len(), "answered");
         Ok(Response::new(RecommendationResponse { recommendations }))
     }
+}
+
+/// Requests for at most this many books are answered on the async worker.
+const INLINE_SELECTION_LIMIT: i32 = 1024;
+
+fn recommendations_for(
+    catalog: &Catalog,
+    user_id: i32,
+    category: i32,
+    max_results: i32,
+) -> Result<Vec<BookRecommendation>, RecommendError> {
+    let books = catalog.recommend_by_value(user_id, category, max_results)?;
+    Ok(books
+        .into_iter()
+        .map(|book| BookRecommendation {
+            id: book.id,
+            title: book.title.clone(),
+        })
+        .collect())
 }
 
 /// The one place core errors become gRPC statuses. Both are the caller's
