@@ -5,8 +5,8 @@ use std::sync::Arc;
 use recommendations_proto::recommendations_server::RecommendationsServer;
 use recommender::{Catalog, CatalogError};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 
 use crate::Config;
 use crate::service::RecommendationService;
@@ -82,13 +82,16 @@ impl Application {
         tracing::info!(addr = %self.local_addr, books = self.catalog.iter().count(), "listening");
         let recommendations = RecommendationsServer::new(RecommendationService::new(self.catalog));
 
+        // Without TCP_NODELAY, small responses wait on Nagle's algorithm and the
+        // peer's delayed ACK: tens of milliseconds per call.
+        let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         Server::builder()
             .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
             .add_service(health_service)
             .add_service(reflection_v1()?)
             .add_service(reflection_v1alpha()?)
             .add_service(recommendations)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
+            .serve_with_incoming_shutdown(incoming, async {
                 shutdown.await;
                 tracing::info!("shutting down: finishing calls in flight");
             })
