@@ -10,6 +10,7 @@ buf := tools / "npm/node_modules/.bin/buf"
 uv := tools / "uv/bin/uv"
 venv := root / "python/.venv"
 server_bin := root / "target/debug/recommendations"
+marketplace_bin := root / "target/debug/marketplace"
 
 buf_version := "1.75.0"
 uv_version := "0.13.9"
@@ -22,9 +23,67 @@ export UV_PYTHON_DOWNLOADS := "never"
 default:
     @just --list
 
-# Build the Recommendations server and run it on [::]:50051, as the notes do (Ctrl-C stops it).
-up: build
-    {{ server_bin }}
+# Build and run the bookstore: Recommendations on :50051, marketplaces on :5000 (axum) and :5001 (notes' Flask).
+up: build _venv
+    #!/usr/bin/env bash
+    set -euo pipefail
+    pids=()
+    # Ctrl-C (or any exit) stops every program started here.
+    stop() { kill "${pids[@]}" 2>/dev/null || true; wait; }
+    trap stop EXIT
+    trap 'exit 0' INT TERM
+    # Each program's output, stdout and stderr, prefixed with its name.
+    run() { local name=$1; shift; "$@" > >(sed -u "s/^/[$name] /") 2>&1 & pids+=($!); }
+    run recommendations {{ server_bin }}
+    run marketplace {{ marketplace_bin }}
+    PYTHONPATH={{ root }}/python/generated run flask \
+        {{ venv }}/bin/flask --app {{ root }}/python/marketplace/marketplace.py run --port 5001
+    # When one of them exits, the trap stops the others.
+    wait -n "${pids[@]}"
+
+# Run the notes' own Python Recommendations server on [::]:50051 (RECOMMENDATIONS_LISTEN overrides).
+serve-python: _venv
+    cd python/recommendations && PYTHONPATH={{ root }}/python/generated \
+        {{ venv }}/bin/python recommendations.py
+
+# Screenshots of both marketplaces' homepages into docs/ (installs Debian's chromium if missing).
+screenshots: build _venv
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v chromium >/dev/null; then
+        # Debian's chromium package; a browser download of its own would not be pinned.
+        sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
+        $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium
+    fi
+    logs=$(mktemp -d)
+    pids=()
+    stop() { kill "${pids[@]}" 2>/dev/null || true; wait; rm -rf "$logs"; }
+    trap stop EXIT
+    # Starts a program on a free port; `address NAME PATTERN` waits for the address it logs.
+    start() { local name=$1; shift; "$@" > "$logs/$name.log" 2>&1 & pids+=($!); }
+    address() {
+        for _ in $(seq 300); do
+            grep -oP "$2" "$logs/$1.log" | head -n1 | grep . && return
+            sleep 0.1
+        done
+        echo "$1 did not start:" >&2; cat "$logs/$1.log" >&2; return 1
+    }
+    start recommendations {{ server_bin }} --listen 127.0.0.1:0
+    grpc=$(address recommendations 'listening addr=\K\S+')
+    start marketplace {{ marketplace_bin }} --listen 127.0.0.1:0 --recommendations-url "http://$grpc"
+    RECOMMENDATIONS_HOST=127.0.0.1 RECOMMENDATIONS_PORT=${grpc##*:} PYTHONPATH={{ root }}/python/generated \
+        start flask {{ venv }}/bin/flask --app {{ root }}/python/marketplace/marketplace.py run --port 0
+    axum=$(address marketplace 'listening addr=\K\S+')
+    flask=$(address flask 'Running on http://\K\S+')
+    mkdir -p docs
+    for page in "axum-marketplace $axum" "flask-marketplace $flask"; do
+        set -- $page
+        chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+            --disable-background-networking --disable-component-update --disable-sync \
+            --user-data-dir="$logs/chromium" --window-size=1100,800 \
+            --screenshot="docs/$1.png" "http://$2/" 2>/dev/null
+    done
+    ls -l docs/*.png
 
 # Build every Rust binary (debug).
 build:
@@ -41,7 +100,7 @@ test: lint check-gen test-rust test-python
 test-rust:
     cargo test --workspace --locked
 
-# The pytest suite, against the real server binary.
+# The pytest suite, against the real server and marketplace binaries.
 test-python: build _venv _buf
     cd python && RECOMMENDATIONS_BIN={{ server_bin }} BUF={{ buf }} {{ venv }}/bin/pytest
 

@@ -1,7 +1,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+pub use service_kit::LogFormat;
 
 /// The Recommendations gRPC service of the online bookstore.
 ///
@@ -23,15 +24,6 @@ pub struct Config {
     /// Log line format.
     #[arg(long, env = "RECOMMENDATIONS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-}
-
-/// How log lines are written to standard error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines with `key=value` fields.
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
 }
 
 impl Config {

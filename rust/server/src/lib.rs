@@ -1,11 +1,10 @@
-//! The Recommendations gRPC server: configuration, start-up, telemetry and the
+//! The Recommendations gRPC server: configuration, start-up and the
 //! service itself. `main.rs` only wires these together, so the integration
 //! tests drive the same server the binary runs.
 
 pub mod config;
 pub mod service;
 pub mod startup;
-pub mod telemetry;
 
 pub use config::Config;
 pub use startup::{Application, ServerError};

@@ -1,0 +1,107 @@
+"""Start the notes' Python programs and the marketplaces as real child processes.
+
+Each starts on a free port (port 0) and is ready when it logs the address it
+bound; nothing here sleeps for a fixed time.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from processes import REPO, Running, start_process, wait_for_health
+
+PYTHON = REPO / "python"
+GENERATED = PYTHON / "generated"
+MARKETPLACE_BIN = Path(os.environ.get("MARKETPLACE_BIN", REPO / "target" / "debug" / "marketplace"))
+
+
+@contextmanager
+def start_python_recommendations(port: int = 0) -> Iterator[Running]:
+    """Starts the notes' Python server on 127.0.0.1 and waits for gRPC health."""
+    with start_process(
+        [sys.executable, "recommendations.py"],
+        r"listening addr=(\S+)",
+        env={"PYTHONPATH": str(GENERATED), "RECOMMENDATIONS_LISTEN": f"127.0.0.1:{port}"},
+        cwd=PYTHON / "recommendations",
+    ) as running:
+        wait_for_health(running.address, "Recommendations")
+        yield running
+
+
+@contextmanager
+def start_flask_marketplace(recommendations: Running, timeout: float = 2.0) -> Iterator[Running]:
+    """Starts the notes' Flask marketplace against `recommendations`, as `flask run` does."""
+    host, port = recommendations.address.rsplit(":", 1)
+    argv = [sys.executable, "-m", "flask", "--app", "marketplace"]
+    with start_process(
+        [*argv, "run", "--host", "127.0.0.1", "--port", "0"],
+        r"Running on http://(\S+)",
+        env={
+            "PYTHONPATH": str(GENERATED),
+            "RECOMMENDATIONS_HOST": host,
+            "RECOMMENDATIONS_PORT": port,
+            "RECOMMENDATIONS_TIMEOUT": str(timeout),
+        },
+        cwd=PYTHON / "marketplace",
+    ) as running:
+        yield running
+
+
+@contextmanager
+def start_axum_marketplace(recommendations: Running, timeout: float = 2.0) -> Iterator[Running]:
+    """Starts the Rust axum marketplace against `recommendations`."""
+    if not MARKETPLACE_BIN.exists():
+        raise FileNotFoundError(f"{MARKETPLACE_BIN} is missing: run `just build` first")
+    argv = [
+        MARKETPLACE_BIN,
+        "--listen",
+        "127.0.0.1:0",
+        "--recommendations-url",
+        f"http://{recommendations.address}",
+        "--deadline-ms",
+        str(round(timeout * 1000)),
+    ]
+    with start_process(argv, r"listening addr=(\S+)") as running:
+        yield running
+
+
+MARKETPLACES = {"flask": start_flask_marketplace, "axum": start_axum_marketplace}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One HTTP answer: its status, its body and how long it took to arrive."""
+
+    status: int
+    html: str
+    seconds: float
+
+
+def get(url: str, timeout: float = 30.0) -> Page:
+    """GETs `url`, returning error statuses as pages instead of raising."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            status, body = error.code, error.read()
+    return Page(status, body.decode("utf-8"), time.monotonic() - started)
+
+
+def poll_until_ok(url: str, within: float, interval: float = 0.1) -> Page:
+    """GETs `url` every `interval` seconds until it answers 200, for at most `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        page = get(url, timeout=within)
+        if page.status == 200 or time.monotonic() > deadline:
+            return page
+        time.sleep(interval)

@@ -1,0 +1,230 @@
+//! The HTML pages: the templates (embedded in the binary, autoescaped), the
+//! category shelves and their URLs, and rendering.
+
+use std::sync::LazyLock;
+
+use recommender::Category;
+use serde::Serialize;
+use tera::Tera;
+
+use crate::routes::{DEFAULT_MAX, DEFAULT_USER, MAX_RESULTS};
+
+/// The stylesheet served at `/static/style.css`.
+pub const STYLESHEET: &str = include_str!("../static/style.css");
+
+/// The templates, parsed once. Their names end in `.html`, which turns
+/// autoescaping on: book titles come from a catalogue file and must never
+/// become markup.
+static TEMPLATES: LazyLock<Tera> =
+    LazyLock::new(|| templates().expect("the embedded templates parse (tested)"));
+
+fn templates() -> Result<Tera, tera::Error> {
+    let mut tera = Tera::default();
+    tera.autoescape_on(vec![".html"]);
+    tera.add_raw_templates([
+        ("base.html", include_str!("../templates/base.html")),
+        ("category.html", include_str!("../templates/category.html")),
+        ("error.html", include_str!("../templates/error.html")),
+    ])?;
+    Ok(tera)
+}
+
+/// The path of a category's page (the URL slug is the contract name in
+/// lower-case kebab form, for example `science-fiction`).
+#[must_use]
+pub fn category_path(category: Category) -> &'static str {
+    match category {
+        Category::Mystery => "/category/mystery",
+        Category::ScienceFiction => "/category/science-fiction",
+        Category::SelfHelp => "/category/self-help",
+    }
+}
+
+/// The category whose page is `/category/{slug}`.
+#[must_use]
+pub fn category_from_slug(slug: &str) -> Option<Category> {
+    Category::ALL
+        .into_iter()
+        .find(|&category| category_path(category).strip_prefix("/category/") == Some(slug))
+}
+
+/// How a category is named on the pages.
+#[must_use]
+pub fn label(category: Category) -> &'static str {
+    match category {
+        Category::Mystery => "Mystery",
+        Category::ScienceFiction => "Science fiction",
+        Category::SelfHelp => "Self-help",
+    }
+}
+
+/// A book as a page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BookView {
+    /// The catalogue id.
+    pub id: i32,
+    /// The title, as the catalogue spells it (escaped when rendered).
+    pub title: String,
+}
+
+/// What a category page shows.
+#[derive(Debug, Clone)]
+pub struct CategoryPage {
+    /// The shelf shown.
+    pub category: Category,
+    /// The reader the books were picked for.
+    pub user: i32,
+    /// How many books were asked for.
+    pub max: i32,
+    /// The books, in the service's order.
+    pub books: Vec<BookView>,
+}
+
+#[derive(Serialize)]
+struct NavLink {
+    label: &'static str,
+    /// Already HTML-escaped: built only from fixed paths and numbers.
+    href_html: String,
+    current: bool,
+}
+
+/// The links between the shelves. They keep a non-default reader and count,
+/// so a reader browsing the shelves keeps their own picks.
+fn nav(current: Option<Category>, user: i32, max: i32) -> Vec<NavLink> {
+    let query = match (user == DEFAULT_USER, max == DEFAULT_MAX) {
+        (true, true) => String::new(),
+        (false, true) => format!("?user={user}"),
+        (true, false) => format!("?max={max}"),
+        (false, false) => format!("?user={user}&amp;max={max}"),
+    };
+    Category::ALL
+        .into_iter()
+        .map(|category| NavLink {
+            label: label(category),
+            href_html: format!("{}{query}", category_path(category)),
+            current: current == Some(category),
+        })
+        .collect()
+}
+
+/// Renders a category page. The mystery page reads "Mystery books you may
+/// like", as the notes' homepage does.
+pub fn render_category(page: &CategoryPage) -> Result<String, tera::Error> {
+    let mut context = tera::Context::new();
+    context.insert(
+        "heading",
+        &format!("{} books you may like", label(page.category)),
+    );
+    context.insert("recommendations", &page.books);
+    context.insert("user", &page.user);
+    context.insert("max", &page.max);
+    context.insert("max_min", MAX_RESULTS.start());
+    context.insert("max_max", MAX_RESULTS.end());
+    context.insert("nav", &nav(Some(page.category), page.user, page.max));
+    TEMPLATES.render("category.html", &context)
+}
+
+/// Renders an error page with a short `headline` and a `message` saying what
+/// to do; both are escaped.
+pub fn render_error(headline: &str, message: &str) -> Result<String, tera::Error> {
+    let mut context = tera::Context::new();
+    context.insert("headline", headline);
+    context.insert("message", message);
+    context.insert("nav", &nav(None, DEFAULT_USER, DEFAULT_MAX));
+    TEMPLATES.render("error.html", &context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mystery_page(titles: &[&str]) -> String {
+        let books = (1..)
+            .zip(titles)
+            .map(|(id, title)| BookView {
+                id,
+                title: (*title).to_owned(),
+            })
+            .collect();
+        render_category(&CategoryPage {
+            category: Category::Mystery,
+            user: DEFAULT_USER,
+            max: DEFAULT_MAX,
+            books,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_embedded_templates_parse() {
+        templates().unwrap();
+    }
+
+    #[test]
+    fn the_mystery_page_reads_like_the_notes_homepage() {
+        let html = mystery_page(&["A", "B", "C"]);
+        assert!(
+            html.contains("<title>Online Books For You</title>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<h1>Mystery books you may like</h1>"),
+            "{html}"
+        );
+        assert!(html.contains("<li>A</li>"), "{html}");
+        assert_eq!(html.matches("<li>").count(), 3, "{html}");
+        assert_eq!(html.matches("<li ").count(), 0, "{html}");
+    }
+
+    #[test]
+    fn titles_are_escaped() {
+        let html = mystery_page(&["<script>alert('pwned')</script> & Co"]);
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+        assert!(html.contains("&amp; Co"), "{html}");
+    }
+
+    #[test]
+    fn an_empty_shelf_says_so_without_list_items() {
+        let html = mystery_page(&[]);
+        assert!(html.contains("No books to recommend"), "{html}");
+        assert_eq!(html.matches("<li ").count(), 0, "{html}");
+    }
+
+    #[test]
+    fn slugs_and_paths_round_trip() {
+        for category in Category::ALL {
+            let slug = category_path(category).strip_prefix("/category/").unwrap();
+            assert_eq!(category_from_slug(slug), Some(category));
+        }
+        assert_eq!(category_from_slug("romance"), None);
+        assert_eq!(category_from_slug("MYSTERY"), None);
+    }
+
+    #[test]
+    fn shelf_links_keep_a_chosen_reader_and_count() {
+        let links = nav(Some(Category::SelfHelp), 7, 5);
+        let hrefs: Vec<_> = links.iter().map(|link| link.href_html.as_str()).collect();
+        assert_eq!(
+            hrefs,
+            [
+                "/category/mystery?user=7&amp;max=5",
+                "/category/science-fiction?user=7&amp;max=5",
+                "/category/self-help?user=7&amp;max=5",
+            ]
+        );
+        assert!(links[2].current && !links[0].current);
+        assert_eq!(
+            nav(None, DEFAULT_USER, DEFAULT_MAX)[0].href_html,
+            "/category/mystery"
+        );
+    }
+
+    #[test]
+    fn error_pages_escape_their_message_and_have_no_list_items() {
+        let html = render_error("Bad request", "got \"<b>\"").unwrap();
+        assert!(html.contains("<h1>Bad request</h1>"), "{html}");
+        assert!(html.contains("&lt;b&gt;"), "{html}");
+        assert_eq!(html.matches("<li ").count(), 0, "{html}");
+    }
+}

@@ -1,0 +1,164 @@
+//! The client side of the Recommendations service: one long-lived channel,
+//! shared by every page, and a per-call deadline.
+
+use std::time::Duration;
+
+use recommendations_proto::recommendations_client::RecommendationsClient;
+use recommendations_proto::{BookRecommendation, RecommendationRequest};
+use recommender::Category;
+use tonic::transport::{Channel, Endpoint};
+
+/// Why no books came back from the Recommendations service.
+#[derive(Debug, thiserror::Error)]
+pub enum RecommendationsError {
+    /// No answer within the deadline (the service is slow or unreachable).
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// The call failed: a gRPC status from the service, or a transport error
+    /// that tonic reports as one (for example `UNAVAILABLE` when nothing listens).
+    #[error("the call failed: {}: {}", .0.code(), .0.message())]
+    Status(#[from] tonic::Status),
+}
+
+/// A Recommendations URL that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid Recommendations URL {url:?}: {reason}")]
+pub struct InvalidUrl {
+    url: String,
+    reason: String,
+}
+
+/// A handle on the Recommendations service. Cloning is cheap: every clone
+/// shares the same channel, so the marketplace holds one connection however
+/// many pages it serves.
+#[derive(Debug, Clone)]
+pub struct Recommendations {
+    client: RecommendationsClient<Channel>,
+    deadline: Duration,
+}
+
+impl Recommendations {
+    /// A handle on the service at `url` (`http://host:port`) with a per-call
+    /// `deadline`.
+    ///
+    /// Nothing is connected yet: the channel connects on the first call and
+    /// reconnects by itself after the service went away, so the marketplace
+    /// starts and keeps running while the service is down. Must be called
+    /// inside a Tokio runtime.
+    pub fn connect_lazy(url: &str, deadline: Duration) -> Result<Self, InvalidUrl> {
+        let invalid = |reason: String| InvalidUrl {
+            url: url.to_owned(),
+            reason,
+        };
+        let endpoint = Endpoint::from_shared(url.to_owned()).map_err(|error| {
+            invalid(
+                std::error::Error::source(&error)
+                    .map_or_else(|| error.to_string(), ToString::to_string),
+            )
+        })?;
+        // Only plain HTTP/2 is built in; anything else would fail on every call
+        // instead of at start.
+        if endpoint.uri().scheme_str() != Some("http") || endpoint.uri().host().is_none() {
+            return Err(invalid("expected http://HOST:PORT".to_owned()));
+        }
+        let channel = endpoint
+            // A refused or unanswered connection must not outlast the page's deadline.
+            .connect_timeout(deadline)
+            .connect_lazy();
+        Ok(Self {
+            client: RecommendationsClient::new(channel),
+            deadline,
+        })
+    }
+
+    /// The per-call deadline.
+    #[must_use]
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// Up to `max_results` books of `category` for `user_id`, within the deadline.
+    pub async fn recommend(
+        &self,
+        user_id: i32,
+        category: Category,
+        max_results: i32,
+    ) -> Result<Vec<BookRecommendation>, RecommendationsError> {
+        let mut request = tonic::Request::new(RecommendationRequest {
+            user_id,
+            category: category.value(),
+            max_results,
+        });
+        // The grpc-timeout header lets the service give up too; the local
+        // timeout also bounds connecting and a service that ignores the header.
+        request.set_timeout(self.deadline);
+        let mut client = self.client.clone();
+        let response = tokio::time::timeout(self.deadline, client.recommend(request))
+            .await
+            .map_err(|_| RecommendationsError::Timeout(self.deadline))??;
+        Ok(response.into_inner().recommendations)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use tonic::Code;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_malformed_url_is_refused_at_start() {
+        for url in ["not a url", "localhost:50051", "ftp://localhost:50051", ""] {
+            let error = Recommendations::connect_lazy(url, Duration::from_secs(1)).unwrap_err();
+            assert!(
+                error.to_string().starts_with("invalid Recommendations URL"),
+                "{error}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_plain_http_url_is_accepted_without_connecting() {
+        let service =
+            Recommendations::connect_lazy("http://localhost:50051", Duration::from_secs(1))
+                .unwrap();
+        assert_eq!(service.deadline(), Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn a_service_that_is_not_running_is_unavailable_quickly() {
+        let url = format!("http://{}", crate::test_support::closed_port().await);
+        let service = Recommendations::connect_lazy(&url, Duration::from_secs(5)).unwrap();
+        let started = Instant::now();
+        let error = service
+            .recommend(1, Category::Mystery, 3)
+            .await
+            .unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "took {:?}",
+            started.elapsed()
+        );
+        match error {
+            RecommendationsError::Status(status) => assert_eq!(status.code(), Code::Unavailable),
+            RecommendationsError::Timeout(_) => panic!("a refused connection timed out"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_service_that_never_answers_times_out_at_the_deadline() {
+        // Bound but never accepting: connections sit in the backlog unanswered.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", silent.local_addr().unwrap());
+        let deadline = Duration::from_millis(300);
+        let service = Recommendations::connect_lazy(&url, deadline).unwrap();
+        let started = Instant::now();
+        let result = service.recommend(1, Category::Mystery, 3).await;
+        let elapsed = started.elapsed();
+        assert!(result.is_err(), "a silent service gave books");
+        assert!(elapsed >= deadline / 2, "gave up after only {elapsed:?}");
+        assert!(elapsed < deadline * 4, "took {elapsed:?}");
+    }
+}

@@ -1,0 +1,6 @@
+//! The marketplace over real sockets, against the real Recommendations server
+//! running in-process. One test binary, so the helpers compile once.
+
+mod helpers;
+mod pages;
+mod resilience;
