@@ -11,6 +11,7 @@ uv := tools / "uv/bin/uv"
 venv := root / "python/.venv"
 server_bin := root / "target/debug/recommendations"
 marketplace_bin := root / "target/debug/marketplace"
+wheel_dir := root / "target/wheels"
 
 buf_version := "1.75.0"
 uv_version := "0.13.9"
@@ -100,19 +101,34 @@ test: lint check-gen test-rust test-python
 test-rust:
     cargo test --workspace --locked
 
-# The pytest suite, against the real server and marketplace binaries.
-test-python: build _venv _buf
-    cd python && RECOMMENDATIONS_BIN={{ server_bin }} BUF={{ buf }} {{ venv }}/bin/pytest
+# The pytest suite, against the real server binary and the recommender wheel.
+test-python: build _wheel-installed _buf
+    cd python && RECOMMENDATIONS_BIN={{ server_bin }} BUF={{ buf }} \
+        BOOKSTORE_RECOMMENDER_WHEEL="$(echo {{ wheel_dir }}/bookstore_recommender-*.whl)" {{ venv }}/bin/pytest
 
-# Lint Rust (rustfmt, clippy), the contract (buf lint, buf format, buf breaking) and Python (ruff).
-lint: _buf _venv
+# Lint Rust (rustfmt, clippy), the contract (buf lint, buf format, buf breaking) and Python (ruff, the wheel's stubs).
+lint: _buf _venv stubtest
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
     {{ buf }} lint
     {{ buf }} format --diff --exit-code
     {{ buf }} breaking --against proto/baseline/notes-recommendations.binpb
-    {{ venv }}/bin/ruff check python
-    {{ venv }}/bin/ruff format --check python
+    {{ venv }}/bin/ruff check python rust/recommender-py
+    {{ venv }}/bin/ruff format --check python rust/recommender-py
+
+# Build the recommender's Python wheel (abi3, release) into target/wheels/ with maturin.
+wheel: _venv
+    rm -f {{ wheel_dir }}/bookstore_recommender-*.whl
+    {{ venv }}/bin/maturin build --release --locked -m rust/recommender-py/Cargo.toml --out {{ wheel_dir }}
+
+# Check the wheel's type stubs against the installed native module (mypy stubtest).
+stubtest: _wheel-installed
+    cd python && {{ venv }}/bin/python -m mypy.stubtest bookstore_recommender
+
+# Time recommend() per call: the wheel, grpcio to the release server, and the notes' pure Python.
+bench: _release-server _wheel-installed
+    cd python && RECOMMENDATIONS_BIN={{ root }}/target/release/recommendations \
+        {{ venv }}/bin/python bench/bench_recommend.py
 
 # Fail when `just gen` would change the committed generated code.
 check-gen: _buf _prost-plugins _venv
@@ -162,3 +178,12 @@ _uv:
 # The Python environment, exactly as python/uv.lock pins it.
 _venv: _uv
     cd python && {{ uv }} sync --locked --quiet
+
+# The Recommendations server, optimised, for measurements.
+_release-server:
+    cargo build --release --locked --bin recommendations
+
+# The freshly built wheel in python/.venv too; after `uv sync`, which removes what the lock lacks.
+_wheel-installed: _venv wheel
+    {{ uv }} pip install --quiet --python {{ venv }}/bin/python --reinstall --no-deps --no-index \
+        {{ wheel_dir }}/bookstore_recommender-*.whl
