@@ -8,23 +8,28 @@ is on the path of the interpreter that runs the checks (`python -I`).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import grpc
 import pytest
-from processes import Running
+from processes import REPO, Running
 from recommendations_pb2 import BookCategory, RecommendationRequest
 from recommendations_pb2_grpc import RecommendationsStub
 from recommender_wheel import WHEEL_ENV, wheel_file
 
-# What a user runs first; it must work exactly as written (it is the README's example).
-README_EXAMPLE = """\
-from bookstore_recommender import Category, recommend
 
-print(recommend(1, Category.MYSTERY, 3))
-"""
+def readme_example() -> str:
+    """The README's Python example for the wheel, read from the README itself so
+    that what users copy is what is tested."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The recommender as a Python wheel", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match, "README.md has no Python example in its wheel section"
+    return match.group(1)
+
 
 # Run in the fresh environment; prints what the test compares with the server.
 CHECKS = """\
@@ -76,7 +81,9 @@ def run_isolated(python: Path, code: str, cwd: Path) -> str:
 
 
 def test_the_readme_example_works_as_written(fresh_python: Path, tmp_path: Path) -> None:
-    output = run_isolated(fresh_python, README_EXAMPLE, tmp_path)
+    example = readme_example()
+    assert "from bookstore_recommender import" in example
+    output = run_isolated(fresh_python, example, tmp_path)
     assert output.startswith("[Book(id=")
     assert output.count("Book(") == 3
     assert "The Maltese Falcon" in output
