@@ -8,6 +8,7 @@ root := justfile_directory()
 tools := root / ".tools"
 buf := tools / "npm/node_modules/.bin/buf"
 uv := tools / "uv/bin/uv"
+cargo_deny := tools / "cargo/bin/cargo-deny"
 venv := root / "python/.venv"
 server_bin := root / "target/debug/recommendations"
 marketplace_bin := root / "target/debug/marketplace"
@@ -16,6 +17,7 @@ wheel_dir := root / "target/wheels"
 buf_version := "1.75.0"
 uv_version := "0.13.9"
 prost_plugins_version := "0.5.0"
+cargo_deny_version := "0.20.2"
 
 # uv must use the machine's Python, never download one.
 export UV_PYTHON_DOWNLOADS := "never"
@@ -56,35 +58,8 @@ screenshots: build _venv
         sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
         $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium
     fi
-    logs=$(mktemp -d)
-    pids=()
-    stop() { kill "${pids[@]}" 2>/dev/null || true; wait; rm -rf "$logs"; }
-    trap stop EXIT
-    # Starts a program on a free port; `address NAME PATTERN` waits for the address it logs.
-    start() { local name=$1; shift; "$@" > "$logs/$name.log" 2>&1 & pids+=($!); }
-    address() {
-        for _ in $(seq 300); do
-            grep -oP "$2" "$logs/$1.log" | head -n1 | grep . && return
-            sleep 0.1
-        done
-        echo "$1 did not start:" >&2; cat "$logs/$1.log" >&2; return 1
-    }
-    start recommendations {{ server_bin }} --listen 127.0.0.1:0
-    grpc=$(address recommendations 'listening addr=\K\S+')
-    start marketplace {{ marketplace_bin }} --listen 127.0.0.1:0 --recommendations-url "http://$grpc"
-    RECOMMENDATIONS_HOST=127.0.0.1 RECOMMENDATIONS_PORT=${grpc##*:} PYTHONPATH={{ root }}/python/generated \
-        start flask {{ venv }}/bin/flask --app {{ root }}/python/marketplace/marketplace.py run --port 0
-    axum=$(address marketplace 'listening addr=\K\S+')
-    flask=$(address flask 'Running on http://\K\S+')
-    mkdir -p docs
-    for page in "axum-marketplace $axum" "flask-marketplace $flask"; do
-        set -- $page
-        chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-            --disable-background-networking --disable-component-update --disable-sync \
-            --user-data-dir="$logs/chromium" --window-size=1100,800 \
-            --screenshot="docs/$1.png" "http://$2/" 2>/dev/null
-    done
-    ls -l docs/*.png
+    RECOMMENDATIONS_BIN={{ server_bin }} MARKETPLACE_BIN={{ marketplace_bin }} \
+        {{ venv }}/bin/python {{ root }}/python/tools/screenshots.py
 
 # Build every Rust binary (debug).
 build:
@@ -101,13 +76,13 @@ test: lint check-gen test-rust test-python
 test-rust:
     cargo test --workspace --locked
 
-# The pytest suite, against the real server binary and the recommender wheel.
-test-python: build _wheel-installed _buf
+# The pytest suite, against the real server binary and the recommender wheel (its stubs checked first).
+test-python: build stubtest _buf
     cd python && RECOMMENDATIONS_BIN={{ server_bin }} BUF={{ buf }} \
         BOOKSTORE_RECOMMENDER_WHEEL="$(echo {{ wheel_dir }}/bookstore_recommender-*.whl)" {{ venv }}/bin/pytest
 
-# Lint Rust (rustfmt, clippy), the contract (buf lint, buf format, buf breaking) and Python (ruff, the wheel's stubs).
-lint: _buf _venv stubtest
+# Lint Rust (rustfmt, clippy, the dependency rules), the contract (buf lint, format, breaking) and Python (ruff).
+lint: _buf _venv deny
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
     {{ buf }} lint
@@ -121,7 +96,7 @@ wheel: _venv
     rm -f {{ wheel_dir }}/bookstore_recommender-*.whl
     {{ venv }}/bin/maturin build --release --locked -m rust/recommender-py/Cargo.toml --out {{ wheel_dir }}
 
-# Check the wheel's type stubs against the installed native module (mypy stubtest).
+# Build and install the wheel, then check its type stubs against the native module (mypy stubtest).
 stubtest: _wheel-installed
     cd python && {{ venv }}/bin/python -m mypy.stubtest bookstore_recommender
 
@@ -130,13 +105,21 @@ bench: _release-server _wheel-installed
     cd python && RECOMMENDATIONS_BIN={{ root }}/target/release/recommendations \
         {{ venv }}/bin/python bench/bench_recommend.py
 
+# The architecture's dependency rules (deny.toml, rust/recommender/deny.toml), and proof that they bite.
+deny: _cargo-deny
+    {{ cargo_deny }} --config deny.toml --all-features --locked check bans
+    {{ cargo_deny }} --manifest-path rust/recommender/Cargo.toml --config rust/recommender/deny.toml \
+        --all-features --locked check bans
+    tools/check-deny-bites.sh {{ cargo_deny }}
+
 # Fail when `just gen` would change the committed generated code.
 check-gen: _buf _prost-plugins _venv
     #!/usr/bin/env bash
     set -euo pipefail
     scratch=$(mktemp -d)
     trap 'rm -rf "$scratch"' EXIT
-    {{ buf }} generate --output "$scratch" 2>/dev/null
+    # buf's own message tells why, when generation itself fails.
+    {{ buf }} generate --output "$scratch"
     stale=0
     for dir in rust/proto/src/gen python/generated; do
         diff -r "$scratch/$dir" "$dir" || stale=1
@@ -160,6 +143,10 @@ _buf:
         npm install --prefix {{ tools }}/npm --no-save --no-audit --no-fund --loglevel=error \
             @bufbuild/buf@{{ buf_version }}
     fi
+
+# cargo-deny, pinned; cargo skips it when already installed.
+_cargo-deny:
+    cargo install --quiet --locked --root {{ tools }}/cargo cargo-deny@{{ cargo_deny_version }}
 
 # The Rust protoc plugins, pinned; cargo skips them when already installed.
 _prost-plugins:

@@ -2,6 +2,7 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
+from marketplaces import start_python_recommendations
 from processes import Running, start_recommendations
 from recommendations_pb2_grpc import RecommendationsStub
 
@@ -10,6 +11,13 @@ from recommendations_pb2_grpc import RecommendationsStub
 def recommendations_server() -> Iterator[Running]:
     """The real Rust server with the notes' catalogue, shared by the tests that only read."""
     with start_recommendations() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def python_server() -> Iterator[Running]:
+    """The notes' own Python server (python/recommendations), shared by the tests that only read."""
+    with start_python_recommendations() as server:
         yield server
 
 

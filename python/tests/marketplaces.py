@@ -31,6 +31,7 @@ def start_python_recommendations(port: int = 0) -> Iterator[Running]:
         r"listening addr=(\S+)",
         env={"PYTHONPATH": str(GENERATED), "RECOMMENDATIONS_LISTEN": f"127.0.0.1:{port}"},
         cwd=PYTHON / "recommendations",
+        name="recommendations.py",
     ) as running:
         wait_for_health(running.address, "Recommendations")
         yield running
@@ -51,6 +52,7 @@ def start_flask_marketplace(recommendations: Running, timeout: float = 2.0) -> I
             "RECOMMENDATIONS_TIMEOUT": str(timeout),
         },
         cwd=PYTHON / "marketplace",
+        name="flask",
     ) as running:
         yield running
 

@@ -11,6 +11,7 @@ import queue
 import re
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,7 +25,10 @@ REPO = Path(__file__).resolve().parents[2]
 RECOMMENDATIONS_BIN = Path(
     os.environ.get("RECOMMENDATIONS_BIN", REPO / "target" / "debug" / "recommendations")
 )
+BUF = Path(os.environ.get("BUF", REPO / ".tools/npm/node_modules/.bin/buf"))
 START_TIMEOUT = 30.0
+# TEST_LOG=1 (any value but empty or 0): children's log lines go to stderr too, as `[name] line`.
+TEST_LOG = os.environ.get("TEST_LOG", "") not in ("", "0")
 
 
 @dataclass
@@ -56,9 +60,12 @@ class Running:
             raise
 
 
-def _pump(stream, lines: queue.Queue[str]) -> None:
+def _pump(stream, lines: queue.Queue[str], name: str) -> None:
     for line in stream:
-        lines.put(line.rstrip("\n"))
+        line = line.rstrip("\n")
+        lines.put(line)
+        if TEST_LOG:
+            print(f"[{name}] {line}", file=sys.stderr, flush=True)
     lines.put("")  # end of output
 
 
@@ -87,8 +94,12 @@ def start_process(
     ready_pattern: str,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    name: str | None = None,
 ) -> Iterator[Running]:
-    """Starts `argv`, waits for a log line whose first group is the bound address."""
+    """Starts `argv`, waits for a log line whose first group is the bound address.
+
+    `name` (by default the program's file name) prefixes the lines TEST_LOG echoes.
+    """
     process = subprocess.Popen(
         [str(arg) for arg in argv],
         stdout=subprocess.PIPE,
@@ -98,7 +109,8 @@ def start_process(
         cwd=cwd,
     )
     lines: queue.Queue[str] = queue.Queue()
-    pump = threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True)
+    name = name or Path(argv[0]).name
+    pump = threading.Thread(target=_pump, args=(process.stdout, lines, name), daemon=True)
     pump.start()
     running = Running(process=process, address="", lines=lines)
     try:

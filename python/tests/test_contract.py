@@ -1,15 +1,13 @@
 """The contract stays the notes' contract: buf lint passes, and buf breaking
 catches a change that would break the notes' clients."""
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from processes import REPO
+from processes import BUF, REPO
 
-BUF = Path(os.environ.get("BUF", REPO / ".tools/npm/node_modules/.bin/buf"))
 BASELINE = REPO / "proto/baseline/notes-recommendations.binpb"
 PROTO = REPO / "proto/recommendations.proto"
 

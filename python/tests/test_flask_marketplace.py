@@ -11,15 +11,10 @@ from urllib.request import urlopen
 import grpc
 import pytest
 from flask.testing import FlaskClient
-from marketplaces import (
-    PYTHON,
-    start_axum_marketplace,
-    start_flask_marketplace,
-    start_python_recommendations,
-)
+from marketplaces import PYTHON, start_axum_marketplace, start_flask_marketplace
+from notes_catalog import NOTES_BOOKS
 from processes import Running
 from recommendations_pb2 import BookCategory
-from test_notes_client import NOTES_BOOKS
 
 
 def notes_integration_test(url: str) -> None:
@@ -31,12 +26,6 @@ def notes_integration_test(url: str) -> None:
 
 def listed_titles(html: str) -> set[str]:
     return set(re.findall(r"<li>\s*([^<]*?)\s*</li>", html))
-
-
-@pytest.fixture(scope="module")
-def python_server() -> Iterator[Running]:
-    with start_python_recommendations() as server:
-        yield server
 
 
 def test_the_flask_marketplace_passes_the_notes_integration_test_with_the_rust_server(

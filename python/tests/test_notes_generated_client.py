@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from notes_catalog import NOTES_BOOKS
 from processes import Running
-from test_notes_client import NOTES_BOOKS
 
 NOTES_CLIENT = Path(__file__).parent / "notes_client"
 

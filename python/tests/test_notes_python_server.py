@@ -4,17 +4,10 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from marketplaces import start_python_recommendations
+from notes_catalog import NOTES_BOOKS
 from processes import Running
 from recommendations_pb2 import BookCategory, RecommendationRequest
 from recommendations_pb2_grpc import RecommendationsStub
-from test_notes_client import NOTES_BOOKS
-
-
-@pytest.fixture(scope="module")
-def python_server() -> Iterator[Running]:
-    with start_python_recommendations() as server:
-        yield server
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from processes import REPO, start_recommendations
+from notes_catalog import notes_catalog
+from processes import start_recommendations
 from recommendations_pb2 import RecommendationRequest
 from recommendations_pb2_grpc import RecommendationsStub
 
@@ -38,7 +39,7 @@ def select(user_id: int, category: int, max_results: int, books: list[dict]) -> 
 
 
 CATEGORY_NAMES = ["MYSTERY", "SCIENCE_FICTION", "SELF_HELP"]
-NOTES_CATALOG = json.loads((REPO / "rust/recommender/catalog/notes.json").read_text())["books"]
+NOTES_CATALOG = notes_catalog()
 
 
 def books_of(catalog: list[dict], category: int) -> list[dict]:

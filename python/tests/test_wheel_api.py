@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from notes_catalog import NOTES_BOOKS, NOTES_CATALOG_FILE
 from recommendations_pb2 import BookCategory
 from recommender_wheel import require_installed
 
@@ -28,8 +29,12 @@ from bookstore_recommender import (  # noqa: E402
 )
 from bookstore_recommender import _recommender as native  # noqa: E402
 
-NOTES_IDS = {Category.MYSTERY: [1, 2, 3], Category.SCIENCE_FICTION: [4, 5, 6]}
-NOTES_IDS[Category.SELF_HELP] = [7, 8, 9]
+# The notes' books by category, ordered by id as a catalogue lists them.
+NOTES = {
+    Category(category): [Book(book_id, title) for book_id, title in sorted(books.items())]
+    for category, books in NOTES_BOOKS.items()
+}
+NOTES_IDS = {category: [book.id for book in books] for category, books in NOTES.items()}
 
 
 def write_catalog(path: Path, books: list[dict[str, object]]) -> Path:
@@ -181,7 +186,7 @@ def test_the_default_catalogue_is_the_notes() -> None:
         assert {
             category: [book.id for book in catalog.books(category)] for category in Category
         } == (NOTES_IDS)
-        assert catalog.books(Category.SCIENCE_FICTION)[1] == Book(5, "Ender's Game")
+        assert {category: catalog.books(category) for category in Category} == NOTES
         assert catalog.recommend(9, Category.MYSTERY, 3) == recommend(9, Category.MYSTERY, 3)
 
 
@@ -203,8 +208,7 @@ def test_a_loaded_catalogue_lists_books_by_id(tmp_path: Path) -> None:
 
 
 def test_the_server_catalogue_file_loads(tmp_path: Path) -> None:
-    notes = Path(__file__).resolve().parents[2] / "rust/recommender/catalog/notes.json"
-    catalog = Catalog.load(notes)
+    catalog = Catalog.load(NOTES_CATALOG_FILE)
     for category in Category:
         assert catalog.books(category) == Catalog().books(category)
 

@@ -1,7 +1,10 @@
+//! The command line and environment of the marketplace binary.
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
+/// How log lines are written: plain text or one JSON object per line.
 pub use service_kit::LogFormat;
 
 /// The port the notes' Recommendations service listens on.

@@ -5,6 +5,7 @@ use axum::response::{Html, IntoResponse, Response};
 use tonic::Code;
 
 use crate::recommendations::RecommendationsError;
+use crate::selection::BadQuery;
 
 /// Seconds a client is told to wait before retrying when the service is down.
 const RETRY_AFTER_SECONDS: &str = "5";
@@ -38,6 +39,12 @@ struct Outcome {
 }
 
 const UNAVAILABLE: &str = "Recommendations are unavailable right now, please try again shortly.";
+
+impl From<BadQuery> for PageError {
+    fn from(BadQuery(message): BadQuery) -> Self {
+        PageError::BadQuery(message)
+    }
+}
 
 impl PageError {
     /// The one mapping from errors to statuses and reader-facing words.
@@ -208,5 +215,8 @@ mod tests {
         let outcome = PageError::BadQuery("max must be from 1 to 20".to_owned()).outcome();
         assert_eq!(outcome.status, StatusCode::BAD_REQUEST);
         assert_eq!(outcome.message, "max must be from 1 to 20");
+        let outcome = PageError::from(BadQuery("user must be a number".to_owned())).outcome();
+        assert_eq!(outcome.status, StatusCode::BAD_REQUEST);
+        assert_eq!(outcome.message, "user must be a number");
     }
 }

@@ -1,3 +1,6 @@
+//! The `marketplace` binary: reads the configuration, sets up logging and
+//! serves the marketplace until Ctrl-C or SIGTERM.
+
 use anyhow::Context;
 use clap::Parser;
 use marketplace::{Application, Config};

@@ -1,13 +1,14 @@
-//! The HTML pages: the templates (embedded in the binary, autoescaped), the
-//! category shelves and their URLs, and rendering.
+//! The HTML pages: the templates (embedded in the binary, autoescaped) and
+//! rendering.
 
 use std::sync::LazyLock;
 
-use recommender::Category;
+use recommendations_proto::BookCategory;
 use serde::Serialize;
 use tera::Tera;
 
-use crate::routes::{DEFAULT_MAX, DEFAULT_USER, MAX_RESULTS};
+use crate::selection::{DEFAULT_MAX, DEFAULT_USER, MAX_RESULTS};
+use crate::shelves;
 
 /// The stylesheet served at `/static/style.css`.
 pub const STYLESHEET: &str = include_str!("../static/style.css");
@@ -29,35 +30,6 @@ fn templates() -> Result<Tera, tera::Error> {
     Ok(tera)
 }
 
-/// The path of a category's page (the URL slug is the contract name in
-/// lower-case kebab form, for example `science-fiction`).
-#[must_use]
-pub fn category_path(category: Category) -> &'static str {
-    match category {
-        Category::Mystery => "/category/mystery",
-        Category::ScienceFiction => "/category/science-fiction",
-        Category::SelfHelp => "/category/self-help",
-    }
-}
-
-/// The category whose page is `/category/{slug}`.
-#[must_use]
-pub fn category_from_slug(slug: &str) -> Option<Category> {
-    Category::ALL
-        .into_iter()
-        .find(|&category| category_path(category).strip_prefix("/category/") == Some(slug))
-}
-
-/// How a category is named on the pages.
-#[must_use]
-pub fn label(category: Category) -> &'static str {
-    match category {
-        Category::Mystery => "Mystery",
-        Category::ScienceFiction => "Science fiction",
-        Category::SelfHelp => "Self-help",
-    }
-}
-
 /// A book as a page shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct BookView {
@@ -71,7 +43,7 @@ pub struct BookView {
 #[derive(Debug, Clone)]
 pub struct CategoryPage {
     /// The shelf shown.
-    pub category: Category,
+    pub category: BookCategory,
     /// The reader the books were picked for.
     pub user: i32,
     /// How many books were asked for.
@@ -90,18 +62,18 @@ struct NavLink {
 
 /// The links between the shelves. They keep a non-default reader and count,
 /// so a reader browsing the shelves keeps their own picks.
-fn nav(current: Option<Category>, user: i32, max: i32) -> Vec<NavLink> {
+fn nav(current: Option<BookCategory>, user: i32, max: i32) -> Vec<NavLink> {
     let query = match (user == DEFAULT_USER, max == DEFAULT_MAX) {
         (true, true) => String::new(),
         (false, true) => format!("?user={user}"),
         (true, false) => format!("?max={max}"),
         (false, false) => format!("?user={user}&amp;max={max}"),
     };
-    Category::ALL
+    shelves::ALL
         .into_iter()
         .map(|category| NavLink {
-            label: label(category),
-            href_html: format!("{}{query}", category_path(category)),
+            label: shelves::label(category),
+            href_html: format!("{}{query}", shelves::path(category)),
             current: current == Some(category),
         })
         .collect()
@@ -113,7 +85,7 @@ pub fn render_category(page: &CategoryPage) -> Result<String, tera::Error> {
     let mut context = tera::Context::new();
     context.insert(
         "heading",
-        &format!("{} books you may like", label(page.category)),
+        &format!("{} books you may like", shelves::label(page.category)),
     );
     context.insert("recommendations", &page.books);
     context.insert("user", &page.user);
@@ -147,7 +119,7 @@ mod tests {
             })
             .collect();
         render_category(&CategoryPage {
-            category: Category::Mystery,
+            category: BookCategory::Mystery,
             user: DEFAULT_USER,
             max: DEFAULT_MAX,
             books,
@@ -192,18 +164,8 @@ mod tests {
     }
 
     #[test]
-    fn slugs_and_paths_round_trip() {
-        for category in Category::ALL {
-            let slug = category_path(category).strip_prefix("/category/").unwrap();
-            assert_eq!(category_from_slug(slug), Some(category));
-        }
-        assert_eq!(category_from_slug("romance"), None);
-        assert_eq!(category_from_slug("MYSTERY"), None);
-    }
-
-    #[test]
     fn shelf_links_keep_a_chosen_reader_and_count() {
-        let links = nav(Some(Category::SelfHelp), 7, 5);
+        let links = nav(Some(BookCategory::SelfHelp), 7, 5);
         let hrefs: Vec<_> = links.iter().map(|link| link.href_html.as_str()).collect();
         assert_eq!(
             hrefs,

@@ -1,28 +1,23 @@
-//! The routes: the shelves, the health check and the stylesheet.
-
-use std::collections::HashMap;
-use std::ops::RangeInclusive;
-use std::time::Instant;
+//! The routes: the shelves, the health check and the stylesheet, and the
+//! request log around them.
 
 use axum::Router;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
-use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::{Uri, header};
+use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use recommender::Category;
+use axum_extra::extract::CookieJar;
+use recommendations_proto::BookCategory;
+use tower_http::LatencyUnit;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::error::PageError;
 use crate::pages::{self, BookView, CategoryPage};
 use crate::recommendations::Recommendations;
-
-/// The reader a page is for when neither the query nor a cookie says (the notes' user 1).
-pub const DEFAULT_USER: i32 = 1;
-/// How many books a page shows unless `max` says otherwise (the notes' 3).
-pub const DEFAULT_MAX: i32 = 3;
-/// The `max` a reader may ask for.
-pub const MAX_RESULTS: RangeInclusive<i32> = 1..=20;
+use crate::selection::Selection;
+use crate::shelves;
 
 /// What every handler shares: the Recommendations handle (one channel).
 #[derive(Debug, Clone)]
@@ -38,7 +33,7 @@ impl AppState {
     }
 }
 
-/// The marketplace's routes over `state`.
+/// The marketplace's routes over `state`, logging one line per request.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(home))
@@ -46,44 +41,52 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/static/style.css", get(stylesheet))
         .fallback(not_found)
-        .layer(middleware::from_fn(log_request))
+        .layer(
+            // One info line per request, when it is answered: method and URI
+            // (from the span), status and latency. Failed pages are logged
+            // with their cause where they fail, so 5xx answers add no line.
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_request(())
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(LatencyUnit::Millis),
+                )
+                .on_failure(()),
+        )
         .with_state(state)
 }
 
 /// `/`: the mystery shelf, as the notes' homepage.
 async fn home(
     State(state): State<AppState>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
-    shelf(&state, Category::Mystery, query, &headers).await
+    uri: Uri,
+    cookies: CookieJar,
+) -> Result<(CookieJar, Html<String>), PageError> {
+    shelf(&state, BookCategory::Mystery, &uri, cookies).await
 }
 
 /// `/category/{slug}`: one shelf.
 async fn category(
     State(state): State<AppState>,
     slug: Result<Path<String>, PathRejection>,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-    headers: HeaderMap,
-) -> Result<Response, PageError> {
+    uri: Uri,
+    cookies: CookieJar,
+) -> Result<(CookieJar, Html<String>), PageError> {
     let slug = slug.map_or_else(|_| String::new(), |Path(slug)| slug);
-    let category = pages::category_from_slug(&slug).ok_or(PageError::UnknownCategory(slug))?;
-    shelf(&state, category, query, &headers).await
+    let category = shelves::from_slug(&slug).ok_or(PageError::UnknownCategory(slug))?;
+    shelf(&state, category, &uri, cookies).await
 }
 
+/// The page of `category` for the reader and count the request selects.
 async fn shelf(
     state: &AppState,
-    category: Category,
-    query: Result<Query<HashMap<String, String>>, QueryRejection>,
-    headers: &HeaderMap,
-) -> Result<Response, PageError> {
-    let Query(query) = query.map_err(|rejection| {
-        PageError::BadQuery(format!(
-            "The query string cannot be read: {}",
-            rejection.body_text()
-        ))
-    })?;
-    let selection = Selection::from_request(&query, headers)?;
+    category: BookCategory,
+    uri: &Uri,
+    cookies: CookieJar,
+) -> Result<(CookieJar, Html<String>), PageError> {
+    let selection = Selection::from_request(uri, &cookies)?;
     let books = state
         .recommendations
         .recommend(selection.user, category, selection.max)
@@ -100,82 +103,7 @@ async fn shelf(
         max: selection.max,
         books,
     })?;
-    let mut response = Html(html).into_response();
-    if selection.remember_user {
-        // Remember a reader chosen in the query, so that `/` shows their books next time.
-        let cookie = format!(
-            "user={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly",
-            selection.user
-        );
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().insert(header::SET_COOKIE, value);
-        }
-    }
-    Ok(response)
-}
-
-/// Who a page is for and how many books it shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Selection {
-    user: i32,
-    max: i32,
-    /// The reader came from the query and differs from the cookie's.
-    remember_user: bool,
-}
-
-impl Selection {
-    /// `user` from the query, else from the `user` cookie, else 1; `max`
-    /// from the query, else 3. A bad value in the query is the reader's to
-    /// fix; a bad cookie is ignored, as the reader cannot see it.
-    fn from_request(
-        query: &HashMap<String, String>,
-        headers: &HeaderMap,
-    ) -> Result<Self, PageError> {
-        let cookie_user = cookie_user(headers);
-        let (user, remember_user) = match query.get("user") {
-            Some(text) => {
-                let user = text.trim().parse::<i32>().map_err(|_| {
-                    PageError::BadQuery(format!(
-                        "The reader number `user` must be a whole number, got \u{201c}{text}\u{201d}."
-                    ))
-                })?;
-                (user, cookie_user != Some(user))
-            }
-            None => (cookie_user.unwrap_or(DEFAULT_USER), false),
-        };
-        let max = match query.get("max") {
-            Some(text) => text
-                .trim()
-                .parse::<i32>()
-                .ok()
-                .filter(|max| MAX_RESULTS.contains(max))
-                .ok_or_else(|| {
-                    PageError::BadQuery(format!(
-                        "The number of books `max` must be a whole number from {} to {}, got \u{201c}{text}\u{201d}.",
-                        MAX_RESULTS.start(),
-                        MAX_RESULTS.end()
-                    ))
-                })?,
-            None => DEFAULT_MAX,
-        };
-        Ok(Self {
-            user,
-            max,
-            remember_user,
-        })
-    }
-}
-
-/// The reader in the `user` cookie, if there is a readable one.
-fn cookie_user(headers: &HeaderMap) -> Option<i32> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == "user")
-        .and_then(|(_, value)| value.trim().parse().ok())
+    Ok((selection.remember(cookies), Html(html)))
 }
 
 /// `/healthz`: the marketplace itself is up (whether the service is, the shelves show).
@@ -197,35 +125,19 @@ async fn not_found(uri: Uri) -> PageError {
     PageError::NotFound(uri.path().to_owned())
 }
 
-/// One log line per request, with its status and duration.
-async fn log_request(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    tracing::info!(
-        %method,
-        %path,
-        status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_millis(),
-        "served"
-    );
-    response
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use axum::body::{Body, to_bytes};
-    use axum::http::{Request, StatusCode};
+    use axum::http::{HeaderMap, Request, StatusCode};
     use tower::ServiceExt;
 
     use super::*;
 
     /// State whose Recommendations service is not running.
     async fn state_without_service() -> AppState {
-        let url = format!("http://{}", crate::test_support::closed_port().await);
+        let url = format!("http://{}", service_kit::testing::closed_port().await);
         AppState::new(Recommendations::connect_lazy(&url, Duration::from_secs(2)).unwrap())
     }
 
@@ -351,58 +263,5 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(headers[header::CONTENT_TYPE], "text/css; charset=utf-8");
         assert!(body.contains(".books"), "{body}");
-    }
-
-    fn selection(query: &[(&str, &str)], cookie: Option<&str>) -> Result<Selection, PageError> {
-        let query = query
-            .iter()
-            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-            .collect();
-        let mut headers = HeaderMap::new();
-        if let Some(cookie) = cookie {
-            headers.insert(header::COOKIE, HeaderValue::from_str(cookie).unwrap());
-        }
-        Selection::from_request(&query, &headers)
-    }
-
-    #[test]
-    fn without_query_or_cookie_the_page_is_the_notes_one() {
-        let chosen = selection(&[], None).unwrap();
-        assert_eq!(
-            (chosen.user, chosen.max, chosen.remember_user),
-            (1, 3, false)
-        );
-    }
-
-    #[test]
-    fn the_cookie_chooses_the_reader_when_the_query_does_not() {
-        let chosen = selection(&[], Some("theme=dark; user=42")).unwrap();
-        assert_eq!((chosen.user, chosen.remember_user), (42, false));
-    }
-
-    #[test]
-    fn the_query_wins_over_the_cookie_and_is_remembered() {
-        let chosen = selection(&[("user", "7"), ("max", "5")], Some("user=42")).unwrap();
-        assert_eq!(
-            (chosen.user, chosen.max, chosen.remember_user),
-            (7, 5, true)
-        );
-        let same = selection(&[("user", "42")], Some("user=42")).unwrap();
-        assert!(!same.remember_user);
-    }
-
-    #[test]
-    fn an_unreadable_cookie_is_ignored() {
-        assert_eq!(selection(&[], Some("user=abc")).unwrap().user, DEFAULT_USER);
-    }
-
-    #[test]
-    fn negative_and_extreme_readers_are_valid() {
-        assert_eq!(selection(&[("user", "-5")], None).unwrap().user, -5);
-        assert_eq!(
-            selection(&[("user", "2147483647")], None).unwrap().user,
-            i32::MAX
-        );
-        assert!(selection(&[("user", "2147483648")], None).is_err());
     }
 }

@@ -1,6 +1,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
+use service_kit::BindError;
 use tokio::net::TcpListener;
 
 use crate::recommendations::{InvalidUrl, Recommendations};
@@ -9,14 +10,13 @@ use crate::{AppState, Config, router};
 /// Why the marketplace could not start, or stopped serving.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    /// The Recommendations URL cannot be used.
     #[error(transparent)]
     RecommendationsUrl(#[from] InvalidUrl),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The listening address could not be bound.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+    /// The server failed while serving.
     #[error("serving failed: {0}")]
     Serve(#[source] std::io::Error),
 }
@@ -39,17 +39,7 @@ impl Application {
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
         let url = config.recommendations_url();
         let recommendations = Recommendations::connect_lazy(&url, config.deadline())?;
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartupError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
-        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+        let (listener, local_addr) = service_kit::bind(config.listen).await?;
         tracing::info!(
             recommendations = %url,
             deadline_ms = config.deadline_ms,
@@ -93,7 +83,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_marketplace_starts_while_the_recommendations_service_is_down() {
-        let backend = crate::test_support::closed_port().await;
+        let backend = service_kit::testing::closed_port().await;
         let config = Config::new("127.0.0.1:0".parse().unwrap(), format!("http://{backend}"));
         let app = Application::build(&config).await.unwrap();
         assert_ne!(app.local_addr().port(), 0);

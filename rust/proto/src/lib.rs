@@ -5,10 +5,13 @@
 //! committed; never edit it by hand. The contract has no protobuf package, so
 //! everything lives at the crate root, as the wire names do.
 
+#![warn(missing_docs)]
+
 #[allow(
     clippy::all,
     clippy::pedantic,
     missing_debug_implementations,
+    missing_docs,
     unreachable_pub,
     reason = "generated code"
 )]

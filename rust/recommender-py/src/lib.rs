@@ -157,7 +157,7 @@ impl Catalog {
 
     /// The books of `category`, ordered by id.
     fn books(&self, category: i32) -> PyResult<Vec<Book>> {
-        let category = Category::from_value(category).map_err(Error::from)?;
+        let category = category_from(category)?;
         Ok(self.core.books(category).iter().map(Book::from).collect())
     }
 
@@ -184,6 +184,11 @@ impl Catalog {
     }
 }
 
+/// The category Python numbers `value` (an `IntEnum`, grpc's `BookCategory` or a plain int).
+fn category_from(value: i32) -> Result<Category, Error> {
+    Category::try_from(value).map_err(|unknown| Error::from(RecommendError::from(unknown)))
+}
+
 fn recommend_from(
     catalog: &recommender::Catalog,
     user_id: i32,
@@ -191,7 +196,7 @@ fn recommend_from(
     max_results: i32,
 ) -> PyResult<Vec<Book>> {
     let books = catalog
-        .recommend_by_value(user_id, category, max_results)
+        .recommend(user_id, category_from(category)?, max_results)
         .map_err(Error::from)?;
     Ok(books.into_iter().map(Book::from).collect())
 }

@@ -12,7 +12,9 @@ const NOTES_CATALOG: &str = include_str!("../catalog/notes.json");
 /// A book the store can recommend.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Book {
+    /// Unique within its catalogue.
     pub id: i32,
+    /// As the catalogue spells it; never empty.
     pub title: String,
 }
 
@@ -76,7 +78,7 @@ impl Catalog {
         })?;
 
         let mut first_entry_of_id = HashMap::with_capacity(file.books.len());
-        let mut by_category: [Vec<Book>; 3] = Default::default();
+        let mut by_category: [Vec<Book>; Category::ALL.len()] = Default::default();
         for (entry, book) in (1..).zip(file.books) {
             let id = book.id;
             if let Some(&first_entry) = first_entry_of_id.get(&id) {
@@ -127,9 +129,9 @@ impl Catalog {
     ///
     /// The same arguments always give the same books in the same order;
     /// different users get different selections. `max_results = 0` gives no
-    /// books; a negative one is an error. The algorithm is documented in
-    /// [`crate::sample_indices`]' module and costs O(`max_results`), however
-    /// large the category.
+    /// books; a negative one is an error. The algorithm is specified step by
+    /// step in `select.rs` and costs O(`max_results`), however large the
+    /// category.
     pub fn recommend(
         &self,
         user_id: i32,
@@ -144,23 +146,6 @@ impl Catalog {
             .into_iter()
             .map(|index| &books[usize::try_from(index).expect("index < books.len()")])
             .collect())
-    }
-
-    /// [`Catalog::recommend`] for a category given by its contract number, as
-    /// it arrives over the wire.
-    pub fn recommend_by_value(
-        &self,
-        user_id: i32,
-        category: i32,
-        max_results: i32,
-    ) -> Result<Vec<&Book>, RecommendError> {
-        self.recommend(user_id, Category::from_value(category)?, max_results)
-    }
-}
-
-impl Default for Catalog {
-    fn default() -> Self {
-        Self::notes()
     }
 }
 
@@ -249,7 +234,7 @@ mod tests {
 
     #[test]
     fn an_unknown_category_number_is_not_found() {
-        let error = Catalog::notes().recommend_by_value(1, 7, 3).unwrap_err();
+        let error = RecommendError::from(Category::try_from(7).unwrap_err());
         assert_eq!(error.to_string(), "Category not found");
     }
 

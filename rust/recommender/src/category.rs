@@ -1,12 +1,15 @@
 use std::fmt;
 
-use crate::RecommendError;
+use crate::UnknownCategory;
 
 /// A book category, numbered as `BookCategory` in the contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Category {
+    /// `MYSTERY` (0).
     Mystery = 0,
+    /// `SCIENCE_FICTION` (1).
     ScienceFiction = 1,
+    /// `SELF_HELP` (2).
     SelfHelp = 2,
 }
 
@@ -22,14 +25,6 @@ impl Category {
     #[must_use]
     pub fn value(self) -> i32 {
         self as i32
-    }
-
-    /// The category the contract numbers `value`.
-    pub fn from_value(value: i32) -> Result<Self, RecommendError> {
-        Self::ALL
-            .into_iter()
-            .find(|category| category.value() == value)
-            .ok_or(RecommendError::UnknownCategory(value))
     }
 
     /// The contract's name for this category, as catalogue files spell it.
@@ -55,6 +50,18 @@ impl Category {
     }
 }
 
+/// The category the contract numbers `value`, as it arrives over the wire.
+impl TryFrom<i32> for Category {
+    type Error = UnknownCategory;
+
+    fn try_from(value: i32) -> Result<Self, Self::Error> {
+        Self::ALL
+            .into_iter()
+            .find(|category| category.value() == value)
+            .ok_or(UnknownCategory(value))
+    }
+}
+
 impl fmt::Display for Category {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -64,6 +71,7 @@ impl fmt::Display for Category {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::RecommendError;
 
     #[test]
     fn values_and_names_match_the_contract() {
@@ -71,17 +79,21 @@ mod tests {
         for (category, (value, name)) in Category::ALL.into_iter().zip(expected) {
             assert_eq!(category.value(), value);
             assert_eq!(category.name(), name);
-            assert_eq!(Category::from_value(value), Ok(category));
+            assert_eq!(Category::try_from(value), Ok(category));
             assert_eq!(Category::from_name(name), Some(category));
         }
     }
 
     #[test]
-    fn an_unknown_value_is_category_not_found() {
-        let error = Category::from_value(3).unwrap_err();
-        assert_eq!(error, RecommendError::UnknownCategory(3));
-        assert_eq!(error.to_string(), "Category not found");
-        assert!(Category::from_value(-1).is_err());
+    fn an_unknown_value_names_the_number_and_is_category_not_found() {
+        let error = Category::try_from(3).unwrap_err();
+        assert_eq!(error, UnknownCategory(3));
+        assert_eq!(error.to_string(), "no category is numbered 3");
+        assert_eq!(
+            RecommendError::from(error).to_string(),
+            "Category not found"
+        );
+        assert!(Category::try_from(-1).is_err());
     }
 
     #[test]

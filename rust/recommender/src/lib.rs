@@ -14,6 +14,8 @@
 //! # Ok::<(), recommender::RecommendError>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod catalog;
 mod category;
 mod error;
@@ -21,5 +23,4 @@ mod select;
 
 pub use catalog::{Book, Catalog};
 pub use category::Category;
-pub use error::{CatalogError, CatalogProblem, RecommendError};
-pub use select::{SplitMix64, sample_indices, seed};
+pub use error::{CatalogError, CatalogProblem, RecommendError, UnknownCategory};

@@ -23,25 +23,25 @@ use std::collections::HashMap;
 
 /// The seed for one user's selection in one category (step 1 above).
 #[must_use]
-pub fn seed(user_id: i32, category: i32) -> u64 {
+pub(crate) fn seed(user_id: i32, category: i32) -> u64 {
     // Bit patterns, not values: negative ids are as valid as positive ones.
     (u64::from(user_id.cast_unsigned()) << 32) | u64::from(category.cast_unsigned())
 }
 
 /// The SplitMix64 generator (step 2 above).
 #[derive(Debug, Clone)]
-pub struct SplitMix64 {
+pub(crate) struct SplitMix64 {
     state: u64,
 }
 
 impl SplitMix64 {
     #[must_use]
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self { state: seed }
     }
 
     /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -52,7 +52,7 @@ impl SplitMix64 {
 
 /// Picks `min(k, n)` distinct positions out of `0..n` (step 4 above), in O(k).
 #[must_use]
-pub fn sample_indices(seed: u64, n: u64, k: u64) -> Vec<u64> {
+pub(crate) fn sample_indices(seed: u64, n: u64, k: u64) -> Vec<u64> {
     let k = k.min(n);
     let mut rng = SplitMix64::new(seed);
     // Positions a swap has moved; every other position still holds itself.

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use recommendations_proto::recommendations_server::Recommendations;
 use recommendations_proto::{BookRecommendation, RecommendationRequest, RecommendationResponse};
-use recommender::{Catalog, RecommendError};
+use recommender::{Catalog, Category, RecommendError};
 use tonic::{Request, Response, Status};
 
 /// The `Recommendations` service over a shared catalogue.
@@ -12,6 +12,7 @@ pub struct RecommendationService {
 }
 
 impl RecommendationService {
+    /// The service answering from `catalog`.
     #[must_use]
     pub fn new(catalog: Arc<Catalog>) -> Self {
         Self { catalog }
@@ -68,7 +69,8 @@ fn recommendations_for(
     category: i32,
     max_results: i32,
 ) -> Result<Vec<BookRecommendation>, RecommendError> {
-    let books = catalog.recommend_by_value(user_id, category, max_results)?;
+    let category = Category::try_from(category)?;
+    let books = catalog.recommend(user_id, category, max_results)?;
     Ok(books
         .into_iter()
         .map(|book| BookRecommendation {
@@ -81,10 +83,16 @@ fn recommendations_for(
 /// The one place core errors become gRPC statuses. Both are the caller's
 /// mistake, so the message says what to fix and nothing internal.
 fn status_for(error: &RecommendError) -> Status {
-    tracing::info!(%error, "refused");
     match error {
-        RecommendError::UnknownCategory(_) => Status::not_found(error.to_string()),
-        RecommendError::NegativeMaxResults(_) => Status::invalid_argument(error.to_string()),
+        RecommendError::UnknownCategory(unknown) => {
+            // The notes' message goes to the caller; the log says which number.
+            tracing::info!(error = %unknown, "refused");
+            Status::not_found(error.to_string())
+        }
+        RecommendError::NegativeMaxResults(_) => {
+            tracing::info!(%error, "refused");
+            Status::invalid_argument(error.to_string())
+        }
     }
 }
 
@@ -121,7 +129,7 @@ mod tests {
     async fn answers_match_the_core() {
         let response = call(42, 2, 2).await.unwrap();
         let expected: Vec<_> = Catalog::notes()
-            .recommend_by_value(42, 2, 2)
+            .recommend(42, Category::SelfHelp, 2)
             .unwrap()
             .into_iter()
             .map(|book| (book.id, book.title.clone()))

@@ -1,11 +1,39 @@
 //! What every bookstore service process shares, so that the server and the
-//! marketplace log and stop the same way: the log format flag, the `tracing`
-//! set-up, and the stop signals.
+//! marketplace start, log and stop the same way: binding the listener, the log
+//! format flag, the `tracing` set-up, and the stop signals. With the `testing`
+//! feature, it also runs either service in-process for integration tests.
+
+#![warn(missing_docs)]
 
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 
 use clap::ValueEnum;
+use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+/// A listening address that could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct BindError {
+    /// The address asked for.
+    pub addr: SocketAddr,
+    /// Why the system refused it (in use, not an address of this host, ...).
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Binds `addr` and returns the listener with the address actually bound, so
+/// that port 0 resolves to the real port before anything is served.
+pub async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), BindError> {
+    let fail = |source| BindError { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(fail)?;
+    let local_addr = listener.local_addr().map_err(fail)?;
+    Ok((listener, local_addr))
+}
 
 /// How log lines are written to standard error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -32,29 +60,36 @@ pub fn init_tracing(format: LogFormat) {
 }
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM (what process managers send).
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
+///
+/// The handlers are installed when this is called, not when the future is first
+/// polled, so a signal that arrives while the server is still starting to serve
+/// is a graceful stop rather than the default death. Call it inside a runtime.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            let (mut interrupt, mut terminate) = match (interrupt, terminate) {
+                (Ok(interrupt), Ok(terminate)) => (interrupt, terminate),
+                (Err(error), _) | (_, Err(error)) => {
+                    tracing::error!(%error, "cannot listen for stop signals");
+                    return std::future::pending().await;
+                }
+            };
+            tokio::select! {
+                _ = interrupt.recv() => tracing::info!(signal = "SIGINT", "stop requested"),
+                _ = terminate.recv() => tracing::info!(signal = "SIGTERM", "stop requested"),
             }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!(signal = "SIGINT", "stop requested"),
-        () = terminate => tracing::info!(signal = "SIGTERM", "stop requested"),
+    async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            return std::future::pending().await;
+        }
+        tracing::info!(signal = "Ctrl-C", "stop requested");
     }
 }

@@ -8,9 +8,11 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use recommendations_server::{Application as Server, Config as ServerConfig, ServerError};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use recommendations_server::{
+    Application as Server, Config as ServerConfig, StartupError as ServerError,
+};
+pub(crate) use service_kit::testing::closed_port;
+use service_kit::testing::{Spawned, spawn};
 
 /// How long any one HTTP exchange in these tests may take before it is a failure.
 const EXCHANGE_LIMIT: Duration = Duration::from_secs(15);
@@ -18,8 +20,7 @@ const EXCHANGE_LIMIT: Duration = Duration::from_secs(15);
 /// The Recommendations server, running in this process.
 pub(crate) struct Backend {
     pub(crate) addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), ServerError>>,
+    server: Spawned<ServerError>,
 }
 
 impl Backend {
@@ -42,22 +43,16 @@ impl Backend {
 
     async fn start_with(config: ServerConfig) -> Self {
         let server = Server::build(&config).await.unwrap();
-        let addr = server.local_addr();
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(server.run_until(async {
-            let _ = stopped.await;
-        }));
-        Self { addr, stop, task }
+        let server = spawn(server.local_addr(), |stop| server.run_until(stop));
+        Self {
+            addr: server.addr,
+            server,
+        }
     }
 
     /// Stops the server and waits until it no longer serves.
     pub(crate) async fn stop(self) {
-        self.stop.send(()).unwrap();
-        tokio::time::timeout(EXCHANGE_LIMIT, self.task)
-            .await
-            .expect("the server stops in time")
-            .unwrap()
-            .unwrap();
+        self.server.stop().await.unwrap();
     }
 }
 
@@ -65,7 +60,8 @@ impl Backend {
 pub(crate) struct Marketplace {
     pub(crate) addr: SocketAddr,
     client: Client<HttpConnector, Empty<Bytes>>,
-    _stop: oneshot::Sender<()>,
+    /// Dropping it stops the marketplace.
+    _app: Spawned<marketplace::StartupError>,
 }
 
 /// A page as a browser would get it.
@@ -89,15 +85,11 @@ impl Marketplace {
             marketplace::Config::new("127.0.0.1:0".parse().unwrap(), format!("http://{backend}"))
                 .with_deadline(deadline);
         let app = marketplace::Application::build(&config).await.unwrap();
-        let addr = app.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
+        let app = spawn(app.local_addr(), |stop| app.run_until(stop));
         Self {
-            addr,
+            addr: app.addr,
             client: Client::builder(TokioExecutor::new()).build_http(),
-            _stop: stop,
+            _app: app,
         }
     }
 
@@ -148,25 +140,7 @@ impl Marketplace {
     }
 }
 
-/// An address where nothing listens: a port the system just handed out and took back.
-pub(crate) async fn closed_port() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap()
-}
-
 /// A title as the autoescaping templates write it.
 pub(crate) fn escaped(title: &str) -> String {
-    let mut out = String::with_capacity(title.len());
-    for character in title.chars() {
-        match character {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            '/' => out.push_str("&#x2F;"),
-            other => out.push(other),
-        }
-    }
-    out
+    tera::escape_html(title)
 }

@@ -1,14 +1,14 @@
 use recommendations_proto::RecommendationRequest;
-use recommendations_server::{Application, Config, ServerError};
+use recommendations_server::{Application, Config, StartupError};
 use tonic::transport::Endpoint;
 
-use crate::helpers::spawn_server;
+use crate::helpers::{client, spawn_server};
 
 #[tokio::test]
 async fn a_stopped_server_returns_cleanly_and_refuses_new_connections() {
     let server = spawn_server().await;
     let addr = server.addr;
-    let mut client = server.client().await;
+    let mut client = client(&server).await;
     client
         .recommend(RecommendationRequest {
             user_id: 1,
@@ -44,7 +44,7 @@ async fn a_bad_catalogue_stops_start_up_with_the_file_named() {
 
     let error = Application::build(&config).await.unwrap_err();
 
-    assert!(matches!(error, ServerError::Catalog(_)));
+    assert!(matches!(error, StartupError::Catalog(_)));
     let message = error.to_string();
     assert!(message.contains(&path.display().to_string()), "{message}");
     assert!(
@@ -62,7 +62,7 @@ async fn a_port_in_use_is_reported_with_the_address() {
         .await
         .unwrap_err();
 
-    assert!(matches!(error, ServerError::Bind { .. }));
+    assert!(matches!(error, StartupError::Bind(_)));
     assert!(
         error
             .to_string()

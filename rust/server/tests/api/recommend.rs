@@ -3,7 +3,7 @@ use recommendations_server::Config;
 use recommender::{Catalog, Category};
 use tonic::Code;
 
-use crate::helpers::{spawn_server, spawn_server_with};
+use crate::helpers::{client, spawn_server, spawn_server_with};
 
 fn request(user_id: i32, category: BookCategory, max_results: i32) -> RecommendationRequest {
     RecommendationRequest {
@@ -16,7 +16,7 @@ fn request(user_id: i32, category: BookCategory, max_results: i32) -> Recommenda
 #[tokio::test]
 async fn the_notes_request_gets_one_mystery_book() {
     let server = spawn_server().await;
-    let mut client = server.client().await;
+    let mut client = client(&server).await;
 
     let response = client
         .recommend(request(1, BookCategory::Mystery, 1))
@@ -32,7 +32,7 @@ async fn the_notes_request_gets_one_mystery_book() {
 #[tokio::test]
 async fn answers_over_the_wire_are_the_cores_answers() {
     let server = spawn_server().await;
-    let mut client = server.client().await;
+    let mut client = client(&server).await;
     let catalog = Catalog::notes();
 
     for user_id in [-5, 0, 1, 2, 1_000, i32::MAX] {
@@ -64,7 +64,7 @@ async fn answers_over_the_wire_are_the_cores_answers() {
 #[tokio::test]
 async fn an_unknown_category_is_not_found() {
     let server = spawn_server().await;
-    let mut client = server.client().await;
+    let mut client = client(&server).await;
 
     let status = client
         .recommend(RecommendationRequest {
@@ -83,7 +83,7 @@ async fn an_unknown_category_is_not_found() {
 #[tokio::test]
 async fn a_negative_max_results_is_an_invalid_argument() {
     let server = spawn_server().await;
-    let mut client = server.client().await;
+    let mut client = client(&server).await;
 
     let status = client
         .recommend(request(1, BookCategory::SelfHelp, -3))
@@ -107,7 +107,7 @@ async fn a_catalogue_file_replaces_the_notes_books() {
     let mut config = Config::listening_on("127.0.0.1:0".parse().unwrap());
     config.catalog = Some(path);
     let server = spawn_server_with(config).await;
-    let mut client = server.client().await;
+    let mut client = client(&server).await;
 
     let books = client
         .recommend(request(1, BookCategory::SelfHelp, 5))

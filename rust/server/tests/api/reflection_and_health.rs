@@ -3,12 +3,12 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_reflection::pb::{v1, v1alpha};
 
-use crate::helpers::spawn_server;
+use crate::helpers::{channel, spawn_server};
 
 #[tokio::test]
 async fn health_reports_the_server_and_the_service_serving() {
     let server = spawn_server().await;
-    let mut health = HealthClient::new(server.channel().await);
+    let mut health = HealthClient::new(channel(&server).await);
 
     for service in ["", "Recommendations"] {
         let reply = health
@@ -31,7 +31,7 @@ async fn health_reports_the_server_and_the_service_serving() {
 async fn reflection_v1_lists_the_services() {
     let server = spawn_server().await;
     let mut client =
-        v1::server_reflection_client::ServerReflectionClient::new(server.channel().await);
+        v1::server_reflection_client::ServerReflectionClient::new(channel(&server).await);
     let request = v1::ServerReflectionRequest {
         host: String::new(),
         message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
@@ -68,7 +68,7 @@ async fn reflection_v1_lists_the_services() {
 async fn reflection_v1alpha_describes_the_contract_file() {
     let server = spawn_server().await;
     let mut client =
-        v1alpha::server_reflection_client::ServerReflectionClient::new(server.channel().await);
+        v1alpha::server_reflection_client::ServerReflectionClient::new(channel(&server).await);
     let request = v1alpha::ServerReflectionRequest {
         host: String::new(),
         message_request: Some(
