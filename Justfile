@@ -174,3 +174,52 @@ _release-server:
 _wheel-installed: _venv wheel
     {{ uv }} pip install --quiet --python {{ venv }}/bin/python --reinstall --no-deps --no-index \
         {{ wheel_dir }}/bookstore_recommender-*.whl
+
+# cargo-fuzz, pinned; only `just fuzz` needs it.
+cargo_fuzz := tools / "cargo/bin/cargo-fuzz"
+cargo_fuzz_version := "0.13.2"
+
+# Fuzz the catalogue parser and the request handling, FUZZ_SECONDS each (default 60); a crash is kept in fuzz/regressions/.
+fuzz: _cargo-fuzz
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # libfuzzer-sys compiles libFuzzer itself, which is C++.
+    command -v c++ >/dev/null || { echo "just fuzz needs a C++ compiler (g++)" >&2; exit 1; }
+    seconds=${FUZZ_SECONDS:-60}
+    crashed=()
+    summary=()
+    for target in catalog request; do
+        mkdir -p fuzz/corpus/$target
+        log=$(mktemp)
+        # No sanitizer: libFuzzer's coverage instrumentation alone builds on
+        # stable Rust. Debug assertions turn integer overflow into a crash.
+        # New inputs go to the first (git-ignored) corpus; the regressions seed it.
+        status=0
+        {{ cargo_fuzz }} fuzz run --sanitizer none --debug-assertions "$target" \
+            fuzz/corpus/$target fuzz/regressions/$target -- \
+            -max_total_time="$seconds" -timeout=10 -print_final_stats=1 2>&1 | tee "$log" \
+            || status=$?
+        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+        rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+        rm -f "$log"
+        if [ "$status" -ne 0 ]; then
+            # Each input that broke a check becomes a regression that `cargo test` replays.
+            shopt -s nullglob
+            for artifact in fuzz/artifacts/$target/*; do
+                cp -n "$artifact" fuzz/regressions/$target/
+            done
+            crashed+=("$target")
+            summary+=("$target: FOUND A CRASH after ${runs:-?} runs (${rate:-?} exec/s)")
+        else
+            summary+=("$target: ${runs:-?} runs in ${seconds}s, ${rate:-?} exec/s, nothing found")
+        fi
+    done
+    printf '%s\n' "${summary[@]}"
+    if [ ${#crashed[@]} -gt 0 ]; then
+        echo "Crashing inputs were copied to fuzz/regressions/<target>/: fix the bug, then commit them." >&2
+        exit 1
+    fi
+
+# cargo-fuzz, pinned; cargo skips it when already installed.
+_cargo-fuzz:
+    cargo install --quiet --locked --root {{ tools }}/cargo cargo-fuzz@{{ cargo_fuzz_version }}

@@ -10,11 +10,15 @@
 #     back as soon as the service does, without a restart;
 #   - a failed call gives a short HTML page with a fitting status (503 when the
 #     service is down or slow, 400/404 when it rejects the request) instead of
-#     a 500 with a stack trace.
+#     a 500 with a stack trace;
+#   - RECOMMENDATIONS_CA, RECOMMENDATIONS_CLIENT_CERT and RECOMMENDATIONS_CLIENT_KEY
+#     (PEM files) switch the channel to TLS, with a client certificate for mutual TLS;
+#   - every call carries the page's request id as x-request-id metadata.
 import os
+import uuid
 
 import grpc
-from flask import Flask, render_template
+from flask import Flask, has_request_context, render_template, request
 from recommendations_pb2 import BookCategory, RecommendationRequest
 from recommendations_pb2_grpc import RecommendationsStub
 
@@ -33,9 +37,71 @@ reconnect_options = [
     ("grpc.min_reconnect_backoff_ms", 1000),
     ("grpc.max_reconnect_backoff_ms", 1000),
 ]
-recommendations_channel = grpc.insecure_channel(
-    f"{recommendations_host}:{recommendations_port}", options=reconnect_options
-)
+
+
+# Change: TLS when any of the PEM files is given; the notes' plaintext channel otherwise.
+def read_pem(variable):
+    path = os.getenv(variable)
+    if not path:
+        return None
+    with open(path, "rb") as pem:
+        return pem.read()
+
+
+recommendations_ca = read_pem("RECOMMENDATIONS_CA")
+recommendations_client_cert = read_pem("RECOMMENDATIONS_CLIENT_CERT")
+recommendations_client_key = read_pem("RECOMMENDATIONS_CLIENT_KEY")
+if (recommendations_client_cert is None) != (recommendations_client_key is None):
+    raise SystemExit(
+        "RECOMMENDATIONS_CLIENT_CERT and RECOMMENDATIONS_CLIENT_KEY go together: set both"
+    )
+recommendations_target = f"{recommendations_host}:{recommendations_port}"
+if recommendations_ca or recommendations_client_cert:
+    # Without a CA file, grpc trusts its default roots.
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=recommendations_ca,
+        private_key=recommendations_client_key,
+        certificate_chain=recommendations_client_cert,
+    )
+    recommendations_channel = grpc.secure_channel(
+        recommendations_target, credentials, options=reconnect_options
+    )
+else:
+    recommendations_channel = grpc.insecure_channel(
+        recommendations_target, options=reconnect_options
+    )
+
+
+# Change: the page's request id goes with every call, so the service logs the same id.
+class RequestIdInterceptor(grpc.UnaryUnaryClientInterceptor):
+    """Adds x-request-id metadata: the incoming X-Request-Id header, or a fresh uuid4."""
+
+    def intercept_unary_unary(self, continuation, client_call_details, request_message):
+        metadata = [*(client_call_details.metadata or []), ("x-request-id", request_id())]
+        return continuation(CallDetails(client_call_details, metadata), request_message)
+
+
+class CallDetails(grpc.ClientCallDetails):
+    """The call's details, with other metadata."""
+
+    def __init__(self, details, metadata):
+        self.method = details.method
+        self.timeout = details.timeout
+        self.metadata = metadata
+        self.credentials = details.credentials
+        self.wait_for_ready = details.wait_for_ready
+        self.compression = details.compression
+
+
+def request_id():
+    incoming = request.headers.get("X-Request-Id", "") if has_request_context() else ""
+    # Only printable ASCII can be gRPC metadata; anything else gets a fresh id.
+    if incoming and incoming.isascii() and incoming.isprintable():
+        return incoming
+    return str(uuid.uuid4())
+
+
+recommendations_channel = grpc.intercept_channel(recommendations_channel, RequestIdInterceptor())
 recommendations_client = RecommendationsStub(recommendations_channel)
 
 

@@ -11,9 +11,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from processes import REPO, Running, start_process, wait_for_health
@@ -38,8 +38,13 @@ def start_python_recommendations(port: int = 0) -> Iterator[Running]:
 
 
 @contextmanager
-def start_flask_marketplace(recommendations: Running, timeout: float = 2.0) -> Iterator[Running]:
-    """Starts the notes' Flask marketplace against `recommendations`, as `flask run` does."""
+def start_flask_marketplace(
+    recommendations: Running, timeout: float = 2.0, env: Mapping[str, str] | None = None
+) -> Iterator[Running]:
+    """Starts the notes' Flask marketplace against `recommendations`, as `flask run` does.
+
+    `env` adds to its environment, for example RECOMMENDATIONS_CA for TLS.
+    """
     host, port = recommendations.address.rsplit(":", 1)
     argv = [sys.executable, "-m", "flask", "--app", "marketplace"]
     with start_process(
@@ -50,6 +55,7 @@ def start_flask_marketplace(recommendations: Running, timeout: float = 2.0) -> I
             "RECOMMENDATIONS_HOST": host,
             "RECOMMENDATIONS_PORT": port,
             "RECOMMENDATIONS_TIMEOUT": str(timeout),
+            **(env or {}),
         },
         cwd=PYTHON / "marketplace",
         name="flask",
@@ -58,8 +64,16 @@ def start_flask_marketplace(recommendations: Running, timeout: float = 2.0) -> I
 
 
 @contextmanager
-def start_axum_marketplace(recommendations: Running, timeout: float = 2.0) -> Iterator[Running]:
-    """Starts the Rust axum marketplace against `recommendations`."""
+def start_axum_marketplace(
+    recommendations: Running,
+    timeout: float = 2.0,
+    args: Sequence[str | os.PathLike[str]] = (),
+    scheme: str = "http",
+) -> Iterator[Running]:
+    """Starts the Rust axum marketplace against `recommendations`.
+
+    `scheme` is the Recommendations URL's (`https` for TLS); `args` are more flags.
+    """
     if not MARKETPLACE_BIN.exists():
         raise FileNotFoundError(f"{MARKETPLACE_BIN} is missing: run `just build` first")
     argv = [
@@ -67,9 +81,10 @@ def start_axum_marketplace(recommendations: Running, timeout: float = 2.0) -> It
         "--listen",
         "127.0.0.1:0",
         "--recommendations-url",
-        f"http://{recommendations.address}",
+        f"{scheme}://{recommendations.address}",
         "--deadline-ms",
         str(round(timeout * 1000)),
+        *args,
     ]
     with start_process(argv, r"listening addr=(\S+)") as running:
         yield running
@@ -80,23 +95,25 @@ MARKETPLACES = {"flask": start_flask_marketplace, "axum": start_axum_marketplace
 
 @dataclass(frozen=True)
 class Page:
-    """One HTTP answer: its status, its body and how long it took to arrive."""
+    """One HTTP answer: its status, its body, how long it took to arrive and its headers."""
 
     status: int
     html: str
     seconds: float
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
-def get(url: str, timeout: float = 30.0) -> Page:
-    """GETs `url`, returning error statuses as pages instead of raising."""
+def get(url: str, timeout: float = 30.0, headers: Mapping[str, str] | None = None) -> Page:
+    """GETs `url` with `headers`, returning error statuses as pages instead of raising."""
     started = time.monotonic()
+    request = urllib.request.Request(url, headers=dict(headers or {}))
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            status, body = response.status, response.read()
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, body, answer_headers = response.status, response.read(), response.headers
     except urllib.error.HTTPError as error:
         with error:
-            status, body = error.code, error.read()
-    return Page(status, body.decode("utf-8"), time.monotonic() - started)
+            status, body, answer_headers = error.code, error.read(), error.headers
+    return Page(status, body.decode("utf-8"), time.monotonic() - started, answer_headers)
 
 
 def poll_until_ok(url: str, within: float, interval: float = 0.1) -> Page:

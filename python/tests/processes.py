@@ -37,7 +37,7 @@ class Running:
 
     process: subprocess.Popen[str]
     address: str
-    lines: queue.Queue[str] = field(repr=False)
+    lines: queue.Queue[str | None] = field(repr=False)
     log: list[str] = field(default_factory=list, repr=False)
 
     @property
@@ -60,13 +60,13 @@ class Running:
             raise
 
 
-def _pump(stream, lines: queue.Queue[str], name: str) -> None:
+def _pump(stream, lines: queue.Queue[str | None], name: str) -> None:
     for line in stream:
         line = line.rstrip("\n")
         lines.put(line)
         if TEST_LOG:
             print(f"[{name}] {line}", file=sys.stderr, flush=True)
-    lines.put("")  # end of output
+    lines.put(None)  # end of output: the process closed it, so it is exiting
 
 
 def _wait_for_line(running: Running, pattern: re.Pattern[str], timeout: float) -> re.Match[str]:
@@ -78,7 +78,9 @@ def _wait_for_line(running: Running, pattern: re.Pattern[str], timeout: float) -
                 f"no log line matched {pattern.pattern!r} in {timeout}s; log so far:\n"
                 + "\n".join(running.log)
             ) from None
-        if line == "" and running.process.poll() is not None:
+        if line is None:
+            # Not `poll()`: the exit may not be reaped yet when the output ends.
+            running.process.wait(timeout=timeout)
             raise RuntimeError(
                 f"process exited with {running.process.returncode} before logging "
                 f"{pattern.pattern!r}; its log:\n" + "\n".join(running.log)
@@ -108,7 +110,7 @@ def start_process(
         env={**os.environ, **(env or {})},
         cwd=cwd,
     )
-    lines: queue.Queue[str] = queue.Queue()
+    lines: queue.Queue[str | None] = queue.Queue()
     name = name or Path(argv[0]).name
     pump = threading.Thread(target=_pump, args=(process.stdout, lines, name), daemon=True)
     pump.start()
@@ -123,9 +125,23 @@ def start_process(
         process.stdout.close()
 
 
-def wait_for_health(address: str, service: str = "", timeout: float = START_TIMEOUT) -> None:
-    """Waits until the gRPC health service at `address` reports `service` SERVING."""
-    with grpc.insecure_channel(address) as channel:
+def _channel(address: str, credentials: grpc.ChannelCredentials | None) -> grpc.Channel:
+    if credentials is None:
+        return grpc.insecure_channel(address)
+    return grpc.secure_channel(address, credentials)
+
+
+def wait_for_health(
+    address: str,
+    service: str = "",
+    timeout: float = START_TIMEOUT,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> None:
+    """Waits until the gRPC health service at `address` reports `service` SERVING.
+
+    `credentials` (grpc.ssl_channel_credentials) for a server that serves TLS.
+    """
+    with _channel(address, credentials) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         reply = health.Check(
             health_pb2.HealthCheckRequest(service=service), timeout=timeout, wait_for_ready=True
@@ -135,12 +151,18 @@ def wait_for_health(address: str, service: str = "", timeout: float = START_TIME
 
 @contextmanager
 def start_recommendations(
-    *args: str | os.PathLike[str], port: int = 0, env: dict[str, str] | None = None
+    *args: str | os.PathLike[str],
+    port: int = 0,
+    env: dict[str, str] | None = None,
+    credentials: grpc.ChannelCredentials | None = None,
 ) -> Iterator[Running]:
-    """Starts the Rust `recommendations` server on 127.0.0.1 and waits for gRPC health."""
+    """Starts the Rust `recommendations` server on 127.0.0.1 and waits for gRPC health.
+
+    `credentials` are what the health check connects with when the server serves TLS.
+    """
     if not RECOMMENDATIONS_BIN.exists():
         raise FileNotFoundError(f"{RECOMMENDATIONS_BIN} is missing: run `just build` first")
     argv = [RECOMMENDATIONS_BIN, "--listen", f"127.0.0.1:{port}", *args]
     with start_process(argv, r"listening addr=(\S+)", env=env) as running:
-        wait_for_health(running.address, "Recommendations")
+        wait_for_health(running.address, "Recommendations", credentials=credentials)
         yield running

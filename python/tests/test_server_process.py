@@ -48,7 +48,8 @@ def test_a_call_in_flight_at_shutdown_still_gets_its_answer(tmp_path: Path) -> N
     catalog.write_text(json.dumps({"books": books}))
     env = {"RUST_LOG": "info,recommendations_server::service=debug"}
     with (
-        start_recommendations("--catalog", catalog, env=env) as server,
+        # The whole category in one call: above the default --max-page.
+        start_recommendations("--catalog", catalog, "--max-page", str(size), env=env) as server,
         grpc.insecure_channel(
             server.address, options=[("grpc.max_receive_message_length", -1)]
         ) as channel,

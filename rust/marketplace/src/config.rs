@@ -1,11 +1,14 @@
 //! The command line and environment of the marketplace binary.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 /// How log lines are written: plain text or one JSON object per line.
 pub use service_kit::LogFormat;
+
+use crate::tls::TlsFiles;
 
 /// The port the notes' Recommendations service listens on.
 const RECOMMENDATIONS_PORT: u16 = 50051;
@@ -16,7 +19,10 @@ const RECOMMENDATIONS_PORT: u16 = 50051;
 /// service: `/` (mystery, as in the notes), `/category/mystery`,
 /// `/category/science-fiction` and `/category/self-help`, each taking
 /// `?user=<reader id>` (default 1, or the `user` cookie) and `?max=<1..=20>`
-/// (default 3). `/healthz` answers `ok` while the marketplace itself runs.
+/// (default 3). `/healthz` answers `ok` while the marketplace itself runs, and
+/// `/metrics` gives its metrics in the Prometheus text format. Every request
+/// has an id (its `x-request-id` header, or a new UUID): it is logged, returned
+/// in the `x-request-id` response header and passed on to the service.
 /// Log verbosity follows `RUST_LOG` (for example `RUST_LOG=debug`; default `info`).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "marketplace", version)]
@@ -25,7 +31,8 @@ pub struct Config {
     #[arg(long, env = "MARKETPLACE_LISTEN", default_value = "0.0.0.0:5000")]
     pub listen: SocketAddr,
 
-    /// URL of the Recommendations service, for example `http://localhost:50051`.
+    /// URL of the Recommendations service, for example `http://localhost:50051`,
+    /// or `https://recommendations.example:50051` for TLS.
     /// Without it, `http://<recommendations-host>:50051` is used, as in the notes.
     #[arg(long, env = "RECOMMENDATIONS_URL", value_name = "URL")]
     pub recommendations_url: Option<String>,
@@ -50,6 +57,35 @@ pub struct Config {
     )]
     pub deadline_ms: u64,
 
+    /// CA certificates (PEM) to trust for an `https://` Recommendations URL,
+    /// instead of the webpki roots.
+    #[arg(long, env = "RECOMMENDATIONS_CA", value_name = "PATH")]
+    pub recommendations_ca: Option<PathBuf>,
+
+    /// Client certificate chain (PEM) to present to the Recommendations
+    /// service (mutual TLS); needs `--recommendations-client-key`.
+    #[arg(
+        long,
+        env = "RECOMMENDATIONS_CLIENT_CERT",
+        value_name = "PATH",
+        requires = "recommendations_client_key"
+    )]
+    pub recommendations_client_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of the client certificate; needs `--recommendations-client-cert`.
+    #[arg(
+        long,
+        env = "RECOMMENDATIONS_CLIENT_KEY",
+        value_name = "PATH",
+        requires = "recommendations_client_cert"
+    )]
+    pub recommendations_client_key: Option<PathBuf>,
+
+    /// Name the Recommendations service's certificate must carry, when it
+    /// is not the URL's host (for example when connecting by IP address).
+    #[arg(long, env = "RECOMMENDATIONS_TLS_NAME", value_name = "NAME")]
+    pub recommendations_tls_name: Option<String>,
+
     /// Log line format.
     #[arg(long, env = "MARKETPLACE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -65,6 +101,10 @@ impl Config {
             recommendations_url: Some(recommendations_url.into()),
             recommendations_host: "localhost".to_owned(),
             deadline_ms: 2000,
+            recommendations_ca: None,
+            recommendations_client_cert: None,
+            recommendations_client_key: None,
+            recommendations_tls_name: None,
             log_format: LogFormat::Text,
         }
     }
@@ -88,6 +128,33 @@ impl Config {
                 "http://{}:{RECOMMENDATIONS_PORT}",
                 self.recommendations_host
             ),
+        }
+    }
+
+    /// The same configuration with TLS to the Recommendations service set by `tls`.
+    #[must_use]
+    pub fn with_tls(mut self, tls: TlsFiles) -> Self {
+        let TlsFiles {
+            ca,
+            client_cert,
+            client_key,
+            server_name,
+        } = tls;
+        self.recommendations_ca = ca;
+        self.recommendations_client_cert = client_cert;
+        self.recommendations_client_key = client_key;
+        self.recommendations_tls_name = server_name;
+        self
+    }
+
+    /// The TLS files and name for the Recommendations service (all empty for plain HTTP/2).
+    #[must_use]
+    pub fn tls(&self) -> TlsFiles {
+        TlsFiles {
+            ca: self.recommendations_ca.clone(),
+            client_cert: self.recommendations_client_cert.clone(),
+            client_key: self.recommendations_client_key.clone(),
+            server_name: self.recommendations_tls_name.clone(),
         }
     }
 
@@ -116,6 +183,60 @@ mod tests {
         assert_eq!(config.recommendations_url(), "http://localhost:50051");
         assert_eq!(config.deadline(), Duration::from_secs(2));
         assert_eq!(config.log_format, LogFormat::Text);
+        assert!(config.tls().is_empty());
+    }
+
+    #[test]
+    fn tls_flags_name_the_files() {
+        let config = Config::try_parse_from([
+            "marketplace",
+            "--recommendations-url",
+            "https://localhost:50051",
+            "--recommendations-ca",
+            "ca.pem",
+            "--recommendations-client-cert",
+            "client.pem",
+            "--recommendations-client-key",
+            "client.key",
+            "--recommendations-tls-name",
+            "recommendations",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.tls(),
+            TlsFiles {
+                ca: Some("ca.pem".into()),
+                client_cert: Some("client.pem".into()),
+                client_key: Some("client.key".into()),
+                server_name: Some("recommendations".to_owned()),
+            }
+        );
+    }
+
+    #[test]
+    fn a_client_certificate_without_its_key_is_a_usage_error() {
+        for flag in [
+            "--recommendations-client-cert",
+            "--recommendations-client-key",
+        ] {
+            let error = Config::try_parse_from(["marketplace", flag, "file.pem"]).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn with_tls_round_trips() {
+        let tls = TlsFiles {
+            ca: Some("ca.pem".into()),
+            ..TlsFiles::default()
+        };
+        let config = Config::new("127.0.0.1:0".parse().unwrap(), "https://localhost:1")
+            .with_tls(tls.clone());
+        assert_eq!(config.tls(), tls);
     }
 
     #[test]

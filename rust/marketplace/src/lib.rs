@@ -3,22 +3,30 @@
 //! so the tests drive the same application the binary runs.
 //!
 //! The modules depend on one another in one direction only: `selection`,
-//! `shelves`, `recommendations` and `config` use no other module; `pages`
-//! renders with `selection` and `shelves`; `error` turns failures into pages;
-//! `routes` wires them all into the router that `startup` serves.
+//! `shelves`, `tls`, `telemetry` and `request_id` use no other module;
+//! `config` and `recommendations` use `tls`, `recommendations` also
+//! `telemetry`; `pages` renders with `selection` and `shelves`; `error` turns
+//! failures into pages; `routes` wires them all into the router that
+//! `startup` serves.
+
+#![warn(missing_docs)]
 
 pub mod config;
 pub mod error;
 pub mod pages;
 pub mod recommendations;
+pub mod request_id;
 pub mod routes;
 pub mod selection;
 pub mod shelves;
 /// Binding the listener and serving the router until shutdown.
 pub mod startup;
+pub mod telemetry;
+pub mod tls;
 
 pub use config::Config;
 pub use error::PageError;
 pub use recommendations::Recommendations;
 pub use routes::{AppState, router};
 pub use startup::{Application, StartupError};
+pub use tls::TlsFiles;

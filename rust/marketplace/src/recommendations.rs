@@ -1,11 +1,18 @@
 //! The client side of the Recommendations service: one long-lived channel,
 //! shared by every page, and a per-call deadline.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use recommendations_proto::recommendations_client::RecommendationsClient;
 use recommendations_proto::{BookCategory, BookRecommendation, RecommendationRequest};
+use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
+
+use crate::telemetry::{self, Metrics};
+use crate::tls::{TlsError, TlsFiles};
+
+/// The metadata key that carries the page's request id to the service.
+const REQUEST_ID_KEY: &str = "x-request-id";
 
 /// Why no books came back from the Recommendations service.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +34,17 @@ pub struct InvalidUrl {
     reason: String,
 }
 
+/// Why the Recommendations channel cannot be set up: the marketplace refuses to start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL cannot be used.
+    #[error(transparent)]
+    Url(#[from] InvalidUrl),
+    /// The TLS files cannot be used.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
 /// A handle on the Recommendations service. Cloning is cheap: every clone
 /// shares the same channel, so the marketplace holds one connection however
 /// many pages it serves.
@@ -34,32 +52,55 @@ pub struct InvalidUrl {
 pub struct Recommendations {
     client: RecommendationsClient<Channel>,
     deadline: Duration,
+    metrics: Metrics,
 }
 
 impl Recommendations {
-    /// A handle on the service at `url` (`http://host:port`) with a per-call
+    /// A handle on the service at `url` (`http://host:port`, or
+    /// `https://host:port` for TLS trusting the webpki roots) with a per-call
     /// `deadline`.
     ///
     /// Nothing is connected yet: the channel connects on the first call and
     /// reconnects by itself after the service went away, so the marketplace
     /// starts and keeps running while the service is down. Must be called
     /// inside a Tokio runtime.
-    pub fn connect_lazy(url: &str, deadline: Duration) -> Result<Self, InvalidUrl> {
-        let invalid = |reason: String| InvalidUrl {
+    pub fn connect_lazy(url: &str, deadline: Duration) -> Result<Self, ConnectError> {
+        Self::connect_lazy_with_tls(url, deadline, &TlsFiles::default())
+    }
+
+    /// As [`connect_lazy`](Self::connect_lazy), with TLS configured by `tls`
+    /// (CA, client certificate, server name), which needs an `https://` URL.
+    /// The files are read now, so a bad one stops the start.
+    pub fn connect_lazy_with_tls(
+        url: &str,
+        deadline: Duration,
+        tls: &TlsFiles,
+    ) -> Result<Self, ConnectError> {
+        let invalid = |reason: &str| InvalidUrl {
             url: url.to_owned(),
-            reason,
+            reason: reason.to_owned(),
         };
         let endpoint = Endpoint::from_shared(url.to_owned()).map_err(|error| {
             invalid(
-                std::error::Error::source(&error)
+                &std::error::Error::source(&error)
                     .map_or_else(|| error.to_string(), ToString::to_string),
             )
         })?;
-        // Only plain HTTP/2 is built in; anything else would fail on every call
-        // instead of at start.
-        if endpoint.uri().scheme_str() != Some("http") || endpoint.uri().host().is_none() {
-            return Err(invalid("expected http://HOST:PORT".to_owned()));
+        if endpoint.uri().host().is_none() {
+            return Err(invalid("expected http://HOST:PORT or https://HOST:PORT").into());
         }
+        // Any other scheme would fail on every call instead of at start.
+        let endpoint = match endpoint.uri().scheme_str() {
+            Some("http") if tls.is_empty() => endpoint,
+            Some("http") => {
+                return Err(invalid(
+                    "TLS files and names are given, so the URL must start with https://",
+                )
+                .into());
+            }
+            Some("https") => tls.apply(endpoint)?,
+            _ => return Err(invalid("expected http://HOST:PORT or https://HOST:PORT").into()),
+        };
         let channel = endpoint
             // A refused or unanswered connection must not outlast the page's deadline.
             .connect_timeout(deadline)
@@ -67,12 +108,35 @@ impl Recommendations {
         Ok(Self {
             client: RecommendationsClient::new(channel),
             deadline,
+            metrics: Metrics::new(),
         })
+    }
+
+    /// The same handle, recording its calls' latency and codes in `metrics`
+    /// (by default, metrics of its own that nothing shows).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Up to `max_results` books of `category` for `user_id`, within the deadline.
     pub async fn recommend(
         &self,
+        user_id: i32,
+        category: BookCategory,
+        max_results: i32,
+    ) -> Result<Vec<BookRecommendation>, RecommendationsError> {
+        self.recommend_with_request_id(None, user_id, category, max_results)
+            .await
+    }
+
+    /// As [`recommend`](Self::recommend), sending `request_id` as the call's
+    /// `x-request-id` metadata so that the service logs the page's id. An id
+    /// that is not printable ASCII cannot be metadata and is left out.
+    pub async fn recommend_with_request_id(
+        &self,
+        request_id: Option<&str>,
         user_id: i32,
         category: BookCategory,
         max_results: i32,
@@ -85,11 +149,23 @@ impl Recommendations {
         // The grpc-timeout header lets the service give up too; the local
         // timeout also bounds connecting and a service that ignores the header.
         request.set_timeout(self.deadline);
+        if let Some(id) = request_id.and_then(|id| MetadataValue::try_from(id).ok()) {
+            request.metadata_mut().insert(REQUEST_ID_KEY, id);
+        }
         let mut client = self.client.clone();
-        let response = tokio::time::timeout(self.deadline, client.recommend(request))
+        let started = Instant::now();
+        let result = tokio::time::timeout(self.deadline, client.recommend(request))
             .await
-            .map_err(|_| RecommendationsError::Timeout(self.deadline))??;
-        Ok(response.into_inner().recommendations)
+            .map_err(|_| RecommendationsError::Timeout(self.deadline))
+            .and_then(|answer| answer.map_err(RecommendationsError::from));
+        let code = match &result {
+            Ok(_) => tonic::Code::Ok,
+            Err(RecommendationsError::Timeout(_)) => tonic::Code::DeadlineExceeded,
+            Err(RecommendationsError::Status(status)) => status.code(),
+        };
+        self.metrics
+            .upstream_call(telemetry::RECOMMEND, code, started.elapsed());
+        Ok(result?.into_inner().recommendations)
     }
 }
 
@@ -117,6 +193,32 @@ mod tests {
         let service =
             Recommendations::connect_lazy("http://localhost:50051", Duration::from_secs(1));
         assert!(service.is_ok(), "{service:?}");
+    }
+
+    #[tokio::test]
+    async fn an_https_url_is_accepted_with_or_without_tls_files() {
+        let url = "https://localhost:50051";
+        Recommendations::connect_lazy(url, Duration::from_secs(1)).unwrap();
+        let named = TlsFiles {
+            server_name: Some("recommendations".to_owned()),
+            ..TlsFiles::default()
+        };
+        Recommendations::connect_lazy_with_tls(url, Duration::from_secs(1), &named).unwrap();
+    }
+
+    #[tokio::test]
+    async fn tls_files_need_an_https_url() {
+        let named = TlsFiles {
+            server_name: Some("recommendations".to_owned()),
+            ..TlsFiles::default()
+        };
+        let error = Recommendations::connect_lazy_with_tls(
+            "http://localhost:50051",
+            Duration::from_secs(1),
+            &named,
+        )
+        .unwrap_err();
+        assert!(matches!(error, ConnectError::Url(_)), "{error}");
     }
 
     #[tokio::test]

@@ -1,52 +1,86 @@
-//! The routes: the shelves, the health check and the stylesheet, and the
-//! request log around them.
+//! The routes: the shelves, the health check, the stylesheet and the
+//! metrics, and around them the request ids, the request log and the HTTP
+//! metrics.
 
 use axum::Router;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::{Uri, header};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
+use axum::{Extension, middleware};
 use axum_extra::extract::CookieJar;
 use recommendations_proto::BookCategory;
 use tower_http::LatencyUnit;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::request_id::RequestId;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::error::PageError;
 use crate::pages::{self, BookView, CategoryPage};
 use crate::recommendations::Recommendations;
+use crate::request_id;
 use crate::selection::Selection;
 use crate::shelves;
+use crate::telemetry::{self, Metrics};
 
-/// What every handler shares: the Recommendations handle (one channel).
+/// What every handler shares: the Recommendations handle (one channel) and
+/// the metrics.
 #[derive(Debug, Clone)]
 pub struct AppState {
     recommendations: Recommendations,
+    metrics: Metrics,
 }
 
 impl AppState {
-    /// State over a Recommendations handle.
+    /// State over a Recommendations handle, with fresh metrics that its calls
+    /// are recorded in too.
     #[must_use]
     pub fn new(recommendations: Recommendations) -> Self {
-        Self { recommendations }
+        let metrics = Metrics::new();
+        Self {
+            recommendations: recommendations.with_metrics(metrics.clone()),
+            metrics,
+        }
+    }
+
+    /// The metrics `/metrics` shows.
+    #[must_use]
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
+impl FromRef<AppState> for Metrics {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
     }
 }
 
 /// The marketplace's routes over `state`, logging one line per request.
 pub fn router(state: AppState) -> Router {
+    // Each `layer` wraps the ones before it: the request id is set first,
+    // then the request is logged, its id copied to the response, and it is
+    // counted by its route (known here, as these layers run per route).
     Router::new()
         .route("/", get(home))
         .route("/category/{slug}", get(category))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(telemetry::render))
         .route("/static/style.css", get(stylesheet))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            telemetry::track_http,
+        ))
+        .layer(request_id::propagate_layer())
         .layer(
-            // One info line per request, when it is answered: method and URI
-            // (from the span), status and latency. Failed pages are logged
-            // with their cause where they fail, so 5xx answers add no line.
+            // One info line per request, when it is answered: method, URI
+            // and request id (from the span), status and latency. Failed
+            // pages are logged with their cause where they fail, so 5xx
+            // answers add no line.
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(request_id::span)
                 .on_request(())
                 .on_response(
                     DefaultOnResponse::new()
@@ -55,41 +89,49 @@ pub fn router(state: AppState) -> Router {
                 )
                 .on_failure(()),
         )
+        .layer(request_id::set_layer())
         .with_state(state)
 }
 
 /// `/`: the mystery shelf, as the notes' homepage.
 async fn home(
     State(state): State<AppState>,
+    id: Option<Extension<RequestId>>,
     uri: Uri,
     cookies: CookieJar,
 ) -> Result<(CookieJar, Html<String>), PageError> {
-    shelf(&state, BookCategory::Mystery, &uri, cookies).await
+    shelf(&state, id, BookCategory::Mystery, &uri, cookies).await
 }
 
 /// `/category/{slug}`: one shelf.
 async fn category(
     State(state): State<AppState>,
+    id: Option<Extension<RequestId>>,
     slug: Result<Path<String>, PathRejection>,
     uri: Uri,
     cookies: CookieJar,
 ) -> Result<(CookieJar, Html<String>), PageError> {
     let slug = slug.map_or_else(|_| String::new(), |Path(slug)| slug);
     let category = shelves::from_slug(&slug).ok_or(PageError::UnknownCategory(slug))?;
-    shelf(&state, category, &uri, cookies).await
+    shelf(&state, id, category, &uri, cookies).await
 }
 
-/// The page of `category` for the reader and count the request selects.
+/// The page of `category` for the reader and count the request selects;
+/// the call to the service carries the request's id.
 async fn shelf(
     state: &AppState,
+    id: Option<Extension<RequestId>>,
     category: BookCategory,
     uri: &Uri,
     cookies: CookieJar,
 ) -> Result<(CookieJar, Html<String>), PageError> {
     let selection = Selection::from_request(uri, &cookies)?;
+    let id = id
+        .as_ref()
+        .and_then(|Extension(id)| id.header_value().to_str().ok());
     let books = state
         .recommendations
-        .recommend(selection.user, category, selection.max)
+        .recommend_with_request_id(id, selection.user, category, selection.max)
         .await?
         .into_iter()
         .map(|book| BookView {
@@ -254,6 +296,50 @@ mod tests {
         assert!(
             body.contains("<title>Page not found · Online Books For You</title>"),
             "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_id_from_the_client_is_returned() {
+        let (_, headers, _) = get_with_headers("/healthz", &[("x-request-id", "abc-123")]).await;
+        assert_eq!(headers[request_id::HEADER], "abc-123");
+    }
+
+    #[tokio::test]
+    async fn a_request_without_an_id_gets_a_fresh_one() {
+        let (_, first, _) = get("/").await;
+        let (_, second, _) = get("/").await;
+        let (first, second) = (&first[request_id::HEADER], &second[request_id::HEADER]);
+        assert_eq!(first.len(), 36, "{first:?}");
+        assert_ne!(first, second);
+    }
+
+    #[tokio::test]
+    async fn metrics_count_requests_by_route_template_and_calls_by_code() {
+        let app = router(state_without_service().await);
+        for uri in ["/category/mystery", "/category/romance", "/nowhere"] {
+            let request = Request::get(uri).body(Body::empty()).unwrap();
+            app.clone().oneshot(request).await.unwrap();
+        }
+        let request = Request::get("/metrics").body(Body::empty()).unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        for line in [
+            r#"http_requests_total{method="GET",route="/category/{slug}",status="503"} 1"#,
+            r#"http_requests_total{method="GET",route="/category/{slug}",status="404"} 1"#,
+            r#"http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
+            r#"grpc_client_handled_total{grpc_service="Recommendations",grpc_method="Recommend",grpc_type="unary",grpc_code="Unavailable"} 1"#,
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        assert!(
+            !text.contains("romance") && !text.contains("nowhere"),
+            "{text}"
         );
     }
 

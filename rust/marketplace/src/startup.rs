@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use service_kit::BindError;
 use tokio::net::TcpListener;
 
-use crate::recommendations::{InvalidUrl, Recommendations};
+use crate::recommendations::{ConnectError, InvalidUrl, Recommendations};
+use crate::tls::{TlsError, TlsFiles};
 use crate::{AppState, Config, router};
 
 /// Why the marketplace could not start, or stopped serving.
@@ -13,12 +14,24 @@ pub enum StartupError {
     /// The Recommendations URL cannot be used.
     #[error(transparent)]
     RecommendationsUrl(#[from] InvalidUrl),
+    /// The TLS files for the Recommendations service cannot be used.
+    #[error(transparent)]
+    RecommendationsTls(#[from] TlsError),
     /// The listening address could not be bound.
     #[error(transparent)]
     Bind(#[from] BindError),
     /// The server failed while serving.
     #[error("serving failed: {0}")]
     Serve(#[source] std::io::Error),
+}
+
+impl From<ConnectError> for StartupError {
+    fn from(error: ConnectError) -> Self {
+        match error {
+            ConnectError::Url(error) => error.into(),
+            ConnectError::Tls(error) => error.into(),
+        }
+    }
 }
 
 /// A marketplace with its listener bound and its Recommendations channel set
@@ -38,11 +51,14 @@ impl Application {
     /// on the first page and reconnects by itself whenever the service returns.
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
         let url = config.recommendations_url();
-        let recommendations = Recommendations::connect_lazy(&url, config.deadline())?;
+        let tls = config.tls();
+        let recommendations =
+            Recommendations::connect_lazy_with_tls(&url, config.deadline(), &tls)?;
         let (listener, local_addr) = service_kit::bind(config.listen).await?;
         tracing::info!(
             recommendations = %url,
             deadline_ms = config.deadline_ms,
+            tls = %tls_mode(&url, &tls),
             "using the Recommendations service"
         );
         Ok(Self {
@@ -65,15 +81,26 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         tracing::info!(addr = %self.local_addr, "listening");
-        axum::serve(self.listener, router(self.state))
+        let upkeep = tokio::spawn(self.state.metrics().keep_up());
+        let served = axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(async {
                 shutdown.await;
                 tracing::info!("shutting down: finishing requests in flight");
             })
-            .await
-            .map_err(StartupError::Serve)?;
+            .await;
+        upkeep.abort();
+        served.map_err(StartupError::Serve)?;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// How the channel is secured, for the start-up log: `off`, `on` or `mutual`.
+fn tls_mode(url: &str, tls: &TlsFiles) -> &'static str {
+    match (url.starts_with("https://"), tls.client_cert.is_some()) {
+        (false, _) => "off",
+        (true, false) => "on",
+        (true, true) => "mutual",
     }
 }
 
@@ -97,6 +124,51 @@ mod tests {
             matches!(error, StartupError::RecommendationsUrl(_)),
             "{error}"
         );
+    }
+
+    #[tokio::test]
+    async fn tls_files_with_a_plain_http_url_stop_the_start() {
+        let config = Config::new("127.0.0.1:0".parse().unwrap(), "http://localhost:50051")
+            .with_tls(TlsFiles {
+                ca: Some("ca.pem".into()),
+                ..TlsFiles::default()
+            });
+        let error = Application::build(&config).await.unwrap_err();
+        assert!(
+            error.to_string().contains("must start with https://"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_client_key_stops_the_start_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("client.pem");
+        std::fs::write(&cert, "").unwrap();
+        let key = dir.path().join("missing.key");
+        let config = Config::new("127.0.0.1:0".parse().unwrap(), "https://localhost:50051")
+            .with_tls(TlsFiles {
+                client_cert: Some(cert),
+                client_key: Some(key.clone()),
+                ..TlsFiles::default()
+            });
+        let error = Application::build(&config).await.unwrap_err();
+        assert!(
+            matches!(error, StartupError::RecommendationsTls(_)),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("cannot read the client key {}", key.display())),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_https_url_starts_with_the_webpki_roots() {
+        let config = Config::new("127.0.0.1:0".parse().unwrap(), "https://localhost:50051");
+        Application::build(&config).await.unwrap();
     }
 
     #[tokio::test]

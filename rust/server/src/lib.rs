@@ -6,10 +6,20 @@
 
 /// The command line and environment the server reads.
 pub mod config;
+/// Refusing requests that are not gRPC.
+pub mod content_type;
+/// Prometheus metrics for the calls, and the admin listener that serves them.
+pub mod metrics;
+/// Request ids, the access log and the metrics, as one tower layer.
+pub mod observe;
 /// The `Recommendations` service: requests in, the core's answers out.
 pub mod service;
+/// Load shedding: the server-wide limit on concurrent calls.
+pub mod shed;
 /// Building the server and serving until stopped.
 pub mod startup;
+/// TLS and mutual TLS from PEM files.
+pub mod tls;
 
 pub use config::Config;
 pub use startup::{Application, StartupError};

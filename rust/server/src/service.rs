@@ -3,19 +3,46 @@ use std::sync::Arc;
 use recommendations_proto::recommendations_server::Recommendations;
 use recommendations_proto::{BookRecommendation, RecommendationRequest, RecommendationResponse};
 use recommender::{Catalog, Category, RecommendError};
+use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
+
+use crate::config::{DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_PAGE};
 
 /// The `Recommendations` service over a shared catalogue.
 #[derive(Debug, Clone)]
 pub struct RecommendationService {
     catalog: Arc<Catalog>,
+    max_page: i32,
+    /// Selections that may run on the blocking pool at once, finished or abandoned.
+    blocking_selections: Arc<Semaphore>,
 }
 
 impl RecommendationService {
-    /// The service answering from `catalog`.
+    /// The service answering from `catalog`, with the default limits.
     #[must_use]
     pub fn new(catalog: Arc<Catalog>) -> Self {
-        Self { catalog }
+        Self {
+            catalog,
+            max_page: DEFAULT_MAX_PAGE,
+            blocking_selections: Arc::new(Semaphore::new(DEFAULT_MAX_CONCURRENT_CALLS.get())),
+        }
+    }
+
+    /// At most `max_page` books per call: larger requests are served as this
+    /// many (AIP-158 coercion). Must be at least 1.
+    #[must_use]
+    pub fn with_max_page(self, max_page: i32) -> Self {
+        assert!(max_page >= 1, "max_page must be at least 1, got {max_page}");
+        Self { max_page, ..self }
+    }
+
+    /// At most `slots` large selections run on the blocking pool at once.
+    #[must_use]
+    pub fn with_blocking_selections(self, slots: usize) -> Self {
+        Self {
+            blocking_selections: Arc::new(Semaphore::new(slots)),
+            ..self
+        }
     }
 }
 
@@ -40,19 +67,40 @@ impl Recommendations for RecommendationService {
             max_results,
         } = request.into_inner();
         tracing::debug!("received");
+        // AIP-158: a page larger than the limit is served as the limit, so no
+        // request costs more than `max_page` books. Negative values pass
+        // through to the core, which refuses them as before.
+        let page = max_results.min(self.max_page);
+        if page < max_results {
+            tracing::debug!(page, "max_results coerced to the page limit");
+        }
         let select = {
             let catalog = Arc::clone(&self.catalog);
-            move || recommendations_for(&catalog, user_id, category, max_results)
+            move || recommendations_for(&catalog, user_id, category, page)
         };
-        // Selection costs O(max_results): microseconds for a page of books, but
-        // a huge request would hold a runtime worker and delay other calls and
-        // shutdown signals, so large ones run on the blocking pool.
-        let recommendations = if max_results <= INLINE_SELECTION_LIMIT {
+        // Selection costs O(page): microseconds for the default limit, answered
+        // here. A server configured with a larger --max-page runs big pages on
+        // the blocking pool so they do not hold a runtime worker. A blocking
+        // task cannot be stopped: when its caller cancels or its deadline
+        // passes, tonic drops this future and the task runs on to the end of
+        // its (bounded) page, its answer discarded. The permit moved into the
+        // task keeps such orphans to --max-concurrent-calls at a time, so
+        // cancelling in a loop cannot pile up work; waiting for the permit is
+        // itself cancellable.
+        let recommendations = if page <= INLINE_SELECTION_LIMIT {
             select()
         } else {
-            tokio::task::spawn_blocking(select)
+            let permit = Arc::clone(&self.blocking_selections)
+                .acquire_owned()
                 .await
-                .map_err(|_| Status::internal("the selection was interrupted"))?
+                .map_err(|_| Status::unavailable("the server is shutting down"))?;
+            tokio::task::spawn_blocking(move || {
+                let answer = select();
+                drop(permit);
+                answer
+            })
+            .await
+            .map_err(|_| Status::internal("the selection was interrupted"))?
         }
         .map_err(|error| status_for(&error))?;
         tracing::debug!(returned = recommendations.len(), "answered");
@@ -147,6 +195,49 @@ mod tests {
         let status = call(1, 3, 1).await.unwrap_err();
         assert_eq!(status.code(), Code::NotFound);
         assert_eq!(status.message(), "Category not found");
+    }
+
+    #[tokio::test]
+    async fn a_page_over_the_limit_is_coerced_to_the_limit() {
+        let big = Catalog::from_json(
+            &format!(
+                r#"{{"books":[{}]}}"#,
+                (1..=50)
+                    .map(|id| format!(r#"{{"id":{id},"category":"MYSTERY","title":"B{id}"}}"#))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            "generated",
+        )
+        .unwrap();
+        let service = RecommendationService::new(Arc::new(big.clone())).with_max_page(7);
+        let ask = |max_results| {
+            service.recommend(Request::new(RecommendationRequest {
+                user_id: 9,
+                category: 0,
+                max_results,
+            }))
+        };
+        let ids = |response: Response<RecommendationResponse>| {
+            response
+                .into_inner()
+                .recommendations
+                .into_iter()
+                .map(|book| book.id)
+                .collect::<Vec<_>>()
+        };
+        let limit: Vec<_> = big
+            .recommend(9, Category::Mystery, 7)
+            .unwrap()
+            .iter()
+            .map(|book| book.id)
+            .collect();
+        assert_eq!(ids(ask(i32::MAX).await.unwrap()), limit);
+        assert_eq!(ids(ask(8).await.unwrap()), limit);
+        assert_eq!(ids(ask(7).await.unwrap()), limit);
+        assert_eq!(ids(ask(3).await.unwrap()), limit[..3]);
+        let status = ask(-1).await.unwrap_err();
+        assert_eq!(status.message(), "max_results must be zero or more, got -1");
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use recommendations_proto::recommendations_server::RecommendationsServer;
 use recommender::{Catalog, CatalogError};
@@ -9,9 +10,20 @@ use tokio::net::TcpListener;
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::validate_request::ValidateRequestHeaderLayer;
 
 use crate::Config;
+use crate::content_type::refuse_non_grpc;
+use crate::metrics::Metrics;
+use crate::observe::ObserveLayer;
 use crate::service::RecommendationService;
+use crate::shed::limit_concurrency;
+use crate::tls::{TlsError, TlsFiles};
+
+/// How long a client may take over the TLS handshake before it is dropped.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the server could not start, or stopped serving.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +31,9 @@ pub enum StartupError {
     /// The `--catalog` file is unreadable or invalid.
     #[error("cannot load the catalogue: {0}")]
     Catalog(#[from] CatalogError),
+    /// The TLS flags are inconsistent, or their files unreadable or unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// The listening address could not be bound.
     #[error(transparent)]
     Bind(#[from] BindError),
@@ -30,20 +45,32 @@ pub enum StartupError {
     Serve(#[from] tonic::transport::Error),
 }
 
-/// A server with its catalogue loaded, its services built and its port bound,
+/// A server with its catalogue loaded, its services built and its ports bound,
 /// ready to serve.
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
+    server: Server,
     routes: Routes,
     books: usize,
+    /// `off`, `on` or `mutual`, for the log.
+    tls: &'static str,
+    metrics: Option<MetricsEndpoint>,
+}
+
+/// The admin listener for `/metrics`.
+#[derive(Debug)]
+struct MetricsEndpoint {
+    metrics: Metrics,
+    listener: TcpListener,
+    local_addr: SocketAddr,
 }
 
 impl Application {
-    /// Loads the catalogue, builds every service and binds the listener, so
-    /// that all start-up errors surface before anything is served and port 0
-    /// resolves to a real port.
+    /// Loads the catalogue and the TLS files, builds every service and binds
+    /// the listeners, so that all start-up errors surface before anything is
+    /// served and port 0 resolves to a real port.
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
         let catalog = match &config.catalog {
             Some(path) => Catalog::load(path)?,
@@ -51,6 +78,31 @@ impl Application {
         };
         let books = catalog.iter().count();
 
+        let tls_files = TlsFiles::from_config(config)?;
+        let mut server = Server::builder()
+            .max_concurrent_streams(config.max_concurrent_streams.get())
+            .http2_keepalive_interval(Some(Duration::from_secs(
+                config.http2_keepalive_interval.get(),
+            )))
+            .http2_keepalive_timeout(Some(Duration::from_secs(
+                config.http2_keepalive_timeout.get(),
+            )));
+        let tls = match &tls_files {
+            None => "off",
+            Some(files) => {
+                let tls_config = files.load()?.timeout(TLS_HANDSHAKE_TIMEOUT);
+                // rustls checks here that the key matches the certificate.
+                server = server
+                    .tls_config(tls_config)
+                    .map_err(|error| files.rejected(&error))?;
+                if files.is_mutual() { "mutual" } else { "on" }
+            }
+        };
+
+        let metrics = config.metrics_listen.map(|_| Metrics::new());
+        let recommendations = RecommendationService::new(Arc::new(catalog))
+            .with_max_page(config.max_page)
+            .with_blocking_selections(config.max_concurrent_calls.get());
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         health_reporter
             .set_serving::<RecommendationsServer<RecommendationService>>()
@@ -58,16 +110,32 @@ impl Application {
         let routes = Routes::new(health_service)
             .add_service(reflection().build_v1()?)
             .add_service(reflection().build_v1alpha()?)
-            .add_service(RecommendationsServer::new(RecommendationService::new(
-                Arc::new(catalog),
-            )));
+            .add_service(limit_concurrency(
+                RecommendationsServer::new(recommendations),
+                config.max_concurrent_calls,
+                metrics.clone(),
+            ));
 
         let (listener, local_addr) = service_kit::bind(config.listen).await?;
+        let metrics = match (config.metrics_listen, metrics) {
+            (Some(addr), Some(metrics)) => {
+                let (listener, local_addr) = service_kit::bind(addr).await?;
+                Some(MetricsEndpoint {
+                    metrics,
+                    listener,
+                    local_addr,
+                })
+            }
+            _ => None,
+        };
         Ok(Self {
             listener,
             local_addr,
+            server,
             routes,
             books,
+            tls,
+            metrics,
         })
     }
 
@@ -77,24 +145,58 @@ impl Application {
         self.local_addr
     }
 
+    /// The address `/metrics` is served on, when `--metrics-listen` is given.
+    #[must_use]
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|endpoint| endpoint.local_addr)
+    }
+
     /// Serves until `shutdown` completes, then stops accepting calls, lets the
     /// calls in flight finish and returns.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), StartupError> {
-        tracing::info!(addr = %self.local_addr, books = self.books, "listening");
+        tracing::info!(addr = %self.local_addr, books = self.books, tls = %self.tls, "listening");
+        let (stopping, stopped) = tokio::sync::watch::channel(());
+        let metrics = self
+            .metrics
+            .as_ref()
+            .map(|endpoint| endpoint.metrics.clone());
+        let admin = self.metrics.map(|endpoint| {
+            tracing::info!(addr = %endpoint.local_addr, "metrics");
+            let mut stopped = stopped.clone();
+            tokio::spawn(endpoint.metrics.serve(endpoint.listener, async move {
+                let _ = stopped.changed().await;
+            }))
+        });
         // Without TCP_NODELAY, small responses wait on Nagle's algorithm and the
         // peer's delayed ACK: tens of milliseconds per call.
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
-        Server::builder()
-            .trace_fn(|request| tracing::info_span!("grpc", path = %request.uri().path()))
+        // Outermost first: the request id is set before the call is observed,
+        // so that the call's span and access log line carry it; requests that
+        // are not gRPC are refused inside, so that they are logged and counted.
+        let layers = ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(ObserveLayer::new(metrics))
+            .layer(ValidateRequestHeaderLayer::custom(refuse_non_grpc));
+        self.server
+            .layer(layers)
             .add_routes(self.routes)
             .serve_with_incoming_shutdown(incoming, async {
                 shutdown.await;
                 tracing::info!("shutting down: finishing calls in flight");
+                let _ = stopping.send(());
             })
             .await?;
+        if let Some(admin) = admin {
+            match admin.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::error!(%error, "the metrics listener failed"),
+                Err(error) => tracing::error!(%error, "the metrics listener panicked"),
+            }
+        }
         tracing::info!("stopped");
         Ok(())
     }

@@ -59,6 +59,20 @@ pub fn init_tracing(format: LogFormat) {
     }
 }
 
+/// An error and its sources on one line, for messages that must say why:
+/// tonic's own message for a TLS problem is only "transport error".
+#[must_use]
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM (what process managers send).
 ///
 /// The handlers are installed when this is called, not when the future is first

@@ -1,0 +1,200 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use http::{HeaderMap, Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use tonic::Code;
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+use crate::metrics::{Method, Metrics};
+
+/// The metadata key that carries a call's request id, both ways.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Observes every call: a `grpc` span with its path and request id around all
+/// it logs, one access log line when it ends, and its metrics.
+///
+/// A call ends at its gRPC status: in the response headers when the answer is
+/// a bare status, else in the trailers after the body. A call whose future or
+/// body is dropped first (the client cancelled, its deadline passed, the
+/// connection broke) ends as `CANCELLED`, so the in-flight gauge always comes
+/// back down and no call goes unlogged. Expects [`REQUEST_ID`] to be set on
+/// the request already (tower-http's `SetRequestIdLayer` runs first).
+#[derive(Debug, Clone)]
+pub struct ObserveLayer {
+    metrics: Option<Metrics>,
+}
+
+impl ObserveLayer {
+    /// Observes calls, and counts them in `metrics` when given.
+    #[must_use]
+    pub fn new(metrics: Option<Metrics>) -> Self {
+        Self { metrics }
+    }
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Observe {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// The service [`ObserveLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct Observe<S> {
+    inner: S,
+    metrics: Option<Metrics>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Observe<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<ObservedBody<ResBody>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let call = Call::start(&request, self.metrics.clone());
+        let span = call.span.clone();
+        let answer = self.inner.call(request);
+        Box::pin(
+            async move {
+                // Dropped here, `call` ends the call as cancelled.
+                let response = answer.await?;
+                Ok(call.watch(response))
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// One call, from its start until its status is known or it is abandoned.
+#[derive(Debug)]
+struct Call {
+    method: Method,
+    span: tracing::Span,
+    started: Instant,
+    metrics: Option<Metrics>,
+    ended: bool,
+}
+
+impl Call {
+    fn start<B>(request: &Request<B>, metrics: Option<Metrics>) -> Self {
+        let path = request.uri().path();
+        let request_id = request
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(|id| id.to_str().ok())
+            .unwrap_or("-");
+        let method = Method::of_path(path);
+        if let Some(metrics) = &metrics {
+            metrics.started(method);
+        }
+        Self {
+            method,
+            span: tracing::info_span!("grpc", path, request_id),
+            started: Instant::now(),
+            metrics,
+            ended: false,
+        }
+    }
+
+    /// Ends the call now if the headers carry its status, else hands it to
+    /// the body, which ends it at the trailers.
+    fn watch<B>(mut self, response: Response<B>) -> Response<ObservedBody<B>> {
+        let call = match status_in(response.headers()) {
+            Some(code) => {
+                self.end(code);
+                None
+            }
+            None => Some(self),
+        };
+        response.map(|inner| ObservedBody { inner, call })
+    }
+
+    fn end(&mut self, code: Code) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        let elapsed = self.started.elapsed();
+        if let Some(metrics) = &self.metrics {
+            metrics.handled(self.method, code, elapsed);
+        }
+        // The access log: the span adds the path and the request id.
+        tracing::info!(
+            parent: &self.span,
+            code = ?code,
+            duration_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            "handled"
+        );
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        self.end(Code::Cancelled);
+    }
+}
+
+/// The gRPC status in a header or trailer block, if there is one.
+fn status_in(headers: &HeaderMap) -> Option<Code> {
+    headers
+        .get("grpc-status")
+        .map(|status| Code::from_bytes(status.as_bytes()))
+}
+
+/// A response body that ends its call when the trailers pass through.
+#[derive(Debug)]
+pub struct ObservedBody<B> {
+    inner: B,
+    call: Option<Call>,
+}
+
+impl<B> Body for ObservedBody<B>
+where
+    B: Body + Unpin,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let frame = std::task::ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        let code = match &frame {
+            Some(Ok(frame)) => frame.trailers_ref().and_then(status_in),
+            // A stream that ends or fails without a status is not a proper gRPC answer.
+            Some(Err(_)) | None => Some(Code::Unknown),
+        };
+        if let Some(code) = code
+            && let Some(mut call) = self.call.take()
+        {
+            call.end(code);
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

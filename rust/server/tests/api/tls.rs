@@ -1,0 +1,218 @@
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
+use recommendations_proto::RecommendationRequest;
+use recommendations_proto::recommendations_client::RecommendationsClient;
+use recommendations_server::{Application, Config, StartupError};
+use tempfile::TempDir;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+
+use crate::helpers::{TestServer, spawn_server_with};
+
+/// A throwaway CA, a server certificate for localhost and 127.0.0.1, and
+/// client certificates from that CA and from another one, as PEM files.
+struct Pki {
+    dir: TempDir,
+}
+
+impl Pki {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, ca_issuer) = authority("Bookstore test CA");
+        let (_, other_issuer) = authority("Some other CA");
+        write(dir.path(), "ca.pem", &ca.pem());
+        leaf(
+            dir.path(),
+            "server",
+            &["localhost", "127.0.0.1"],
+            ExtendedKeyUsagePurpose::ServerAuth,
+            &ca_issuer,
+        );
+        leaf(
+            dir.path(),
+            "client",
+            &[],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            &ca_issuer,
+        );
+        leaf(
+            dir.path(),
+            "other-client",
+            &[],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            &other_issuer,
+        );
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.path(name)).unwrap()
+    }
+
+    fn config(&self, mutual: bool) -> Config {
+        let mut config = Config::listening_on("127.0.0.1:0".parse().unwrap());
+        config.tls_cert = Some(self.path("server.pem"));
+        config.tls_key = Some(self.path("server.key"));
+        config.client_ca = mutual.then(|| self.path("ca.pem"));
+        config
+    }
+
+    /// A client trusting the test CA, presenting `identity` ("client" or
+    /// "other-client") when given.
+    fn endpoint(&self, server: &TestServer, identity: Option<&str>) -> Endpoint {
+        let mut tls =
+            ClientTlsConfig::new().ca_certificate(Certificate::from_pem(self.read("ca.pem")));
+        if let Some(name) = identity {
+            tls = tls.identity(Identity::from_pem(
+                self.read(&format!("{name}.pem")),
+                self.read(&format!("{name}.key")),
+            ));
+        }
+        // The IP address, not a name: the server certificate's IP SAN is checked.
+        Endpoint::from_shared(format!("https://{}", server.addr))
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+    }
+}
+
+fn authority(name: &str) -> (rcgen::Certificate, Issuer<'static, KeyPair>) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let key = KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    (cert, Issuer::new(params, key))
+}
+
+fn leaf(
+    dir: &Path,
+    name: &str,
+    names: &[&str],
+    usage: ExtendedKeyUsagePurpose,
+    issuer: &Issuer<'_, KeyPair>,
+) {
+    let mut params = CertificateParams::new(
+        names
+            .iter()
+            .map(|&name| name.to_owned())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.extended_key_usages = vec![usage];
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, issuer).unwrap();
+    write(dir, &format!("{name}.pem"), &cert.pem());
+    write(dir, &format!("{name}.key"), &key.serialize_pem());
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+/// One Recommend call over `endpoint`; the error text when the connection or
+/// the call fails (under TLS 1.3 a refused client certificate surfaces at the
+/// first call, not at connect).
+async fn call(endpoint: Endpoint) -> Result<usize, String> {
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|error| format!("{error:?}"))?;
+    RecommendationsClient::new(channel)
+        .recommend(RecommendationRequest {
+            user_id: 1,
+            category: 0,
+            max_results: 2,
+        })
+        .await
+        .map(|response| response.into_inner().recommendations.len())
+        .map_err(|status| format!("{status:?}"))
+}
+
+#[tokio::test]
+async fn a_tls_call_works() {
+    let pki = Pki::new();
+    let server = spawn_server_with(pki.config(false)).await;
+
+    assert_eq!(call(pki.endpoint(&server, None)).await, Ok(2));
+
+    // Plaintext is not served on a TLS port.
+    let plain = Endpoint::from_shared(format!("http://{}", server.addr)).unwrap();
+    assert!(call(plain).await.is_err());
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn mutual_tls_accepts_a_client_of_the_ca_only() {
+    let pki = Pki::new();
+    let server = spawn_server_with(pki.config(true)).await;
+
+    assert_eq!(call(pki.endpoint(&server, Some("client"))).await, Ok(2));
+    assert!(call(pki.endpoint(&server, None)).await.is_err());
+    assert!(
+        call(pki.endpoint(&server, Some("other-client")))
+            .await
+            .is_err()
+    );
+    server.stop().await.unwrap();
+}
+
+async fn start_up_error(config: &Config) -> String {
+    let error = Application::build(config).await.unwrap_err();
+    assert!(matches!(error, StartupError::Tls(_)), "{error:?}");
+    error.to_string()
+}
+
+#[tokio::test]
+async fn a_garbage_key_stops_start_up_with_the_file_named() {
+    let pki = Pki::new();
+    write(pki.dir.path(), "server.key", "-----BEGIN NONSENSE-----\n");
+
+    let message = start_up_error(&pki.config(false)).await;
+
+    let key = pki.path("server.key").display().to_string();
+    assert!(message.contains(&key), "{message}");
+    assert!(message.contains("--tls-key"), "{message}");
+}
+
+#[tokio::test]
+async fn a_key_of_another_certificate_is_refused_with_the_files_named() {
+    let pki = Pki::new();
+    let mut config = pki.config(false);
+    config.tls_key = Some(pki.path("client.key"));
+
+    let message = start_up_error(&config).await;
+
+    assert!(
+        message.contains(&pki.path("client.key").display().to_string()),
+        "{message}"
+    );
+    assert!(
+        message.contains(&pki.path("server.pem").display().to_string()),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_client_ca_is_named() {
+    let pki = Pki::new();
+    let mut config = pki.config(true);
+    config.client_ca = Some(pki.path("missing-ca.pem"));
+
+    let message = start_up_error(&config).await;
+
+    assert!(
+        message.starts_with(&format!(
+            "cannot read the client CA file (--client-ca) {}",
+            pki.path("missing-ca.pem").display()
+        )),
+        "{message}"
+    );
+}
