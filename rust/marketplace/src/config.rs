@@ -33,6 +33,10 @@ pub struct Config {
 
     /// URL of the Recommendations service, for example `http://localhost:50051`,
     /// or `https://recommendations.example:50051` for TLS.
+    /// `dns:///HOST:PORT` balances calls over every address HOST resolves to
+    /// (a Kubernetes headless Service), resolving it again every
+    /// `--recommendations-resolve-interval-ms`; TLS is then on when any
+    /// `--recommendations-ca`, `-client-cert` or `-tls-name` is given.
     /// Without it, `http://<recommendations-host>:50051` is used, as in the notes.
     #[arg(long, env = "RECOMMENDATIONS_URL", value_name = "URL")]
     pub recommendations_url: Option<String>,
@@ -56,6 +60,18 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..=600_000)
     )]
     pub deadline_ms: u64,
+
+    /// With a `dns:///` URL, how often its host is resolved again (and its
+    /// addresses checked), in milliseconds: new addresses get calls, and
+    /// vanished or unreachable ones stop getting them, within about this long.
+    #[arg(
+        long,
+        env = "RECOMMENDATIONS_RESOLVE_INTERVAL_MS",
+        value_name = "MILLISECONDS",
+        default_value_t = 5000,
+        value_parser = clap::value_parser!(u64).range(10..=3_600_000)
+    )]
+    pub recommendations_resolve_interval_ms: u64,
 
     /// CA certificates (PEM) to trust for an `https://` Recommendations URL,
     /// instead of the webpki roots.
@@ -101,6 +117,7 @@ impl Config {
             recommendations_url: Some(recommendations_url.into()),
             recommendations_host: "localhost".to_owned(),
             deadline_ms: 2000,
+            recommendations_resolve_interval_ms: 5000,
             recommendations_ca: None,
             recommendations_client_cert: None,
             recommendations_client_key: None,
@@ -116,6 +133,21 @@ impl Config {
             .unwrap_or(u64::MAX)
             .max(1);
         self
+    }
+
+    /// The same configuration with another resolve interval for `dns:///` URLs.
+    #[must_use]
+    pub fn with_resolve_interval(mut self, interval: Duration) -> Self {
+        self.recommendations_resolve_interval_ms = u64::try_from(interval.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self
+    }
+
+    /// How often a `dns:///` URL's host is resolved again.
+    #[must_use]
+    pub fn resolve_interval(&self) -> Duration {
+        Duration::from_millis(self.recommendations_resolve_interval_ms)
     }
 
     /// Where the Recommendations service is: the URL if given, otherwise
@@ -182,6 +214,7 @@ mod tests {
         assert_eq!(config.listen, "0.0.0.0:5000".parse().unwrap());
         assert_eq!(config.recommendations_url(), "http://localhost:50051");
         assert_eq!(config.deadline(), Duration::from_secs(2));
+        assert_eq!(config.resolve_interval(), Duration::from_secs(5));
         assert_eq!(config.log_format, LogFormat::Text);
         assert!(config.tls().is_empty());
     }
@@ -275,6 +308,24 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:0".parse().unwrap());
         assert_eq!(config.deadline(), Duration::from_millis(250));
         assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn a_dns_url_takes_a_resolve_interval() {
+        let config = Config::try_parse_from([
+            "marketplace",
+            "--recommendations-url",
+            "dns:///recommendations:50051",
+            "--recommendations-resolve-interval-ms",
+            "250",
+        ])
+        .unwrap();
+        assert_eq!(config.recommendations_url(), "dns:///recommendations:50051");
+        assert_eq!(config.resolve_interval(), Duration::from_millis(250));
+        assert!(
+            Config::try_parse_from(["marketplace", "--recommendations-resolve-interval-ms", "0"])
+                .is_err()
+        );
     }
 
     #[test]

@@ -5,14 +5,19 @@
 //! The modules depend on one another in one direction only: `selection`,
 //! `shelves`, `tls`, `telemetry` and `request_id` use no other module;
 //! `config` and `recommendations` use `tls`, `recommendations` also
-//! `telemetry`; `pages` renders with `selection` and `shelves`; `error` turns
-//! failures into pages; `routes` wires them all into the router that
-//! `startup` serves.
+//! `telemetry` and `discovery` (balancing over every address of a name,
+//! which uses no other module); `pages` renders with `selection` and
+//! `shelves`; `error` turns failures into pages; `routes` wires them all
+//! into the router that `startup` serves. `cli` adds the `healthcheck`
+//! subcommand to `config`.
 
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod config;
+pub mod discovery;
 pub mod error;
+pub mod healthcheck;
 pub mod pages;
 pub mod recommendations;
 pub mod request_id;
@@ -24,6 +29,7 @@ pub mod startup;
 pub mod telemetry;
 pub mod tls;
 
+pub use cli::{Cli, Command};
 pub use config::Config;
 pub use error::PageError;
 pub use recommendations::Recommendations;

@@ -1,6 +1,8 @@
 //! The client side of the Recommendations service: one long-lived channel,
-//! shared by every page, and a per-call deadline.
+//! shared by every page, and a per-call deadline. The channel has one
+//! connection, or with a `dns:///HOST:PORT` URL one per address of HOST.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use recommendations_proto::recommendations_client::RecommendationsClient;
@@ -8,6 +10,7 @@ use recommendations_proto::{BookCategory, BookRecommendation, RecommendationRequ
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::discovery::{self, DNS_PREFIX, Discovery, DnsTarget};
 use crate::telemetry::{self, Metrics};
 use crate::tls::{TlsError, TlsFiles};
 
@@ -76,35 +79,25 @@ impl Recommendations {
         deadline: Duration,
         tls: &TlsFiles,
     ) -> Result<Self, ConnectError> {
-        let invalid = |reason: &str| InvalidUrl {
-            url: url.to_owned(),
-            reason: reason.to_owned(),
+        Self::connect_lazy_with(url, deadline, tls, Discovery::default())
+    }
+
+    /// As [`connect_lazy_with_tls`](Self::connect_lazy_with_tls), also taking
+    /// `dns:///HOST:PORT`: calls are then balanced over every address of
+    /// HOST, which `discovery` resolves again and again (see
+    /// [`discovery`](crate::discovery)). Such a URL has no scheme to ask for
+    /// TLS, so TLS is on when `tls` sets anything; the certificate must then
+    /// name HOST, or the server name `tls` gives.
+    pub fn connect_lazy_with(
+        url: &str,
+        deadline: Duration,
+        tls: &TlsFiles,
+        discovery: Discovery,
+    ) -> Result<Self, ConnectError> {
+        let channel = match url.strip_prefix(DNS_PREFIX) {
+            Some(target) => balanced_channel(url, target, deadline, tls, discovery)?,
+            None => single_channel(url, deadline, tls)?,
         };
-        let endpoint = Endpoint::from_shared(url.to_owned()).map_err(|error| {
-            invalid(
-                &std::error::Error::source(&error)
-                    .map_or_else(|| error.to_string(), ToString::to_string),
-            )
-        })?;
-        if endpoint.uri().host().is_none() {
-            return Err(invalid("expected http://HOST:PORT or https://HOST:PORT").into());
-        }
-        // Any other scheme would fail on every call instead of at start.
-        let endpoint = match endpoint.uri().scheme_str() {
-            Some("http") if tls.is_empty() => endpoint,
-            Some("http") => {
-                return Err(invalid(
-                    "TLS files and names are given, so the URL must start with https://",
-                )
-                .into());
-            }
-            Some("https") => tls.apply(endpoint)?,
-            _ => return Err(invalid("expected http://HOST:PORT or https://HOST:PORT").into()),
-        };
-        let channel = endpoint
-            // A refused or unanswered connection must not outlast the page's deadline.
-            .connect_timeout(deadline)
-            .connect_lazy();
         Ok(Self {
             client: RecommendationsClient::new(channel),
             deadline,
@@ -169,6 +162,92 @@ impl Recommendations {
     }
 }
 
+/// The URL does not suit, and why.
+fn invalid(url: &str, reason: &str) -> InvalidUrl {
+    InvalidUrl {
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// What the error says when the URL has none of the accepted forms.
+const EXPECTED_FORMS: &str = "expected http://HOST:PORT, https://HOST:PORT or dns:///HOST:PORT";
+
+/// One lazily connected channel to `http://` or `https://` `url`.
+fn single_channel(url: &str, deadline: Duration, tls: &TlsFiles) -> Result<Channel, ConnectError> {
+    let endpoint = Endpoint::from_shared(url.to_owned()).map_err(|error| {
+        invalid(
+            url,
+            &std::error::Error::source(&error)
+                .map_or_else(|| error.to_string(), ToString::to_string),
+        )
+    })?;
+    if endpoint.uri().host().is_none() {
+        return Err(invalid(url, EXPECTED_FORMS).into());
+    }
+    // Any other scheme would fail on every call instead of at start.
+    let endpoint = match endpoint.uri().scheme_str() {
+        Some("http") if tls.is_empty() => endpoint,
+        Some("http") => {
+            return Err(invalid(
+                url,
+                "TLS files and names are given, so the URL must start with https://",
+            )
+            .into());
+        }
+        Some("https") => tls.apply(endpoint)?,
+        _ => return Err(invalid(url, EXPECTED_FORMS).into()),
+    };
+    Ok(endpoint
+        // A refused or unanswered connection must not outlast the page's deadline.
+        .connect_timeout(deadline)
+        .connect_lazy())
+}
+
+/// A channel balanced over the addresses of the `HOST:PORT` `target` of the
+/// `dns:///` `url`, each endpoint set up as [`single_channel`] sets up its one.
+fn balanced_channel(
+    url: &str,
+    target: &str,
+    deadline: Duration,
+    tls: &TlsFiles,
+    discovery: Discovery,
+) -> Result<Channel, ConnectError> {
+    let dns_target = DnsTarget::parse(target).map_err(|reason| invalid(url, reason))?;
+    let secure = !tls.is_empty();
+    let scheme = if secure { "https" } else { "http" };
+    // Calls carry HOST:PORT as their authority, as they would without
+    // balancing, whichever address they go to.
+    let origin = format!("{scheme}://{target}")
+        .parse::<tonic::transport::Uri>()
+        .map_err(|error| invalid(url, &error.to_string()))?;
+    let tls = TlsFiles {
+        server_name: Some(
+            tls.server_name
+                .clone()
+                .unwrap_or_else(|| dns_target.host.clone()),
+        ),
+        ..tls.clone()
+    };
+    let endpoint = move |addr: SocketAddr| -> Result<Endpoint, ConnectError> {
+        let endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))
+            .map_err(|error| invalid(&addr.to_string(), &error.to_string()))?
+            .origin(origin.clone())
+            // A refused or unanswered connection must not outlast the page's deadline.
+            .connect_timeout(deadline);
+        Ok(if secure {
+            tls.apply(endpoint)?
+        } else {
+            endpoint
+        })
+    };
+    // The TLS files are read now too, so that a bad one stops the start.
+    endpoint(SocketAddr::from(([127, 0, 0, 1], dns_target.port)))?;
+    Ok(discovery::balanced_channel(
+        dns_target, discovery, deadline, endpoint,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
@@ -204,6 +283,35 @@ mod tests {
             ..TlsFiles::default()
         };
         Recommendations::connect_lazy_with_tls(url, Duration::from_secs(1), &named).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_dns_url_is_accepted_without_resolving() {
+        for url in ["dns:///recommendations:50051", "dns:///[::1]:50051"] {
+            let service = Recommendations::connect_lazy(url, Duration::from_secs(1));
+            assert!(service.is_ok(), "{url}: {service:?}");
+        }
+        let named = TlsFiles {
+            server_name: Some("recommendations".to_owned()),
+            ..TlsFiles::default()
+        };
+        let url = "dns:///recommendations:50051";
+        Recommendations::connect_lazy_with_tls(url, Duration::from_secs(1), &named).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_dns_url_needs_a_host_and_a_port() {
+        for url in [
+            "dns:///recommendations",
+            "dns:///",
+            "dns://8.8.8.8/recommendations:1",
+        ] {
+            let error = Recommendations::connect_lazy(url, Duration::from_secs(1)).unwrap_err();
+            assert!(
+                error.to_string().starts_with("invalid Recommendations URL"),
+                "{error}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use service_kit::BindError;
 use tokio::net::TcpListener;
 
+use crate::discovery::{DNS_PREFIX, Discovery, Resolver};
 use crate::recommendations::{ConnectError, InvalidUrl, Recommendations};
 use crate::tls::{TlsError, TlsFiles};
 use crate::{AppState, Config, router};
@@ -50,10 +51,23 @@ impl Application {
     /// The Recommendations service need not be running: the channel connects
     /// on the first page and reconnects by itself whenever the service returns.
     pub async fn build(config: &Config) -> Result<Self, StartupError> {
+        Self::build_with_resolver(config, Resolver::system()).await
+    }
+
+    /// As [`build`](Self::build), with `resolver` resolving a `dns:///`
+    /// URL's host instead of the system (tests give it a table).
+    pub async fn build_with_resolver(
+        config: &Config,
+        resolver: Resolver,
+    ) -> Result<Self, StartupError> {
         let url = config.recommendations_url();
         let tls = config.tls();
+        let discovery = Discovery {
+            interval: config.resolve_interval(),
+            resolver,
+        };
         let recommendations =
-            Recommendations::connect_lazy_with_tls(&url, config.deadline(), &tls)?;
+            Recommendations::connect_lazy_with(&url, config.deadline(), &tls, discovery)?;
         let (listener, local_addr) = service_kit::bind(config.listen).await?;
         tracing::info!(
             recommendations = %url,
@@ -61,6 +75,12 @@ impl Application {
             tls = %tls_mode(&url, &tls),
             "using the Recommendations service"
         );
+        if url.starts_with(DNS_PREFIX) {
+            tracing::info!(
+                resolve_interval_ms = config.recommendations_resolve_interval_ms,
+                "balancing over every address of the Recommendations host"
+            );
+        }
         Ok(Self {
             listener,
             local_addr,
@@ -97,7 +117,9 @@ impl Application {
 
 /// How the channel is secured, for the start-up log: `off`, `on` or `mutual`.
 fn tls_mode(url: &str, tls: &TlsFiles) -> &'static str {
-    match (url.starts_with("https://"), tls.client_cert.is_some()) {
+    // A dns:/// URL has no scheme: any TLS setting turns TLS on.
+    let secure = url.starts_with("https://") || (url.starts_with(DNS_PREFIX) && !tls.is_empty());
+    match (secure, tls.client_cert.is_some()) {
         (false, _) => "off",
         (true, false) => "on",
         (true, true) => "mutual",
@@ -163,6 +185,24 @@ mod tests {
                 .starts_with(&format!("cannot read the client key {}", key.display())),
             "{error}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_dns_url_starts_before_its_host_resolves() {
+        let config = Config::new(
+            "127.0.0.1:0".parse().unwrap(),
+            "dns:///recommendations.invalid:50051",
+        );
+        Application::build(&config).await.unwrap();
+        assert_eq!(
+            tls_mode(&config.recommendations_url(), &config.tls()),
+            "off"
+        );
+        let named = TlsFiles {
+            server_name: Some("recommendations".to_owned()),
+            ..TlsFiles::default()
+        };
+        assert_eq!(tls_mode(&config.recommendations_url(), &named), "on");
     }
 
     #[tokio::test]

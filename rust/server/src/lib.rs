@@ -4,10 +4,14 @@
 
 #![warn(missing_docs)]
 
+/// The command line: serving, or the `healthcheck` subcommand.
+pub mod cli;
 /// The command line and environment the server reads.
 pub mod config;
 /// Refusing requests that are not gRPC.
 pub mod content_type;
+/// `recommendations healthcheck`: asking a running server's health service.
+pub mod healthcheck;
 /// Prometheus metrics for the calls, and the admin listener that serves them.
 pub mod metrics;
 /// Request ids, the access log and the metrics, as one tower layer.
@@ -21,5 +25,6 @@ pub mod startup;
 /// TLS and mutual TLS from PEM files.
 pub mod tls;
 
+pub use cli::{Cli, Command};
 pub use config::Config;
 pub use startup::{Application, StartupError};

@@ -1,14 +1,29 @@
+use std::process::ExitCode;
+
 use anyhow::Context;
 use clap::Parser;
-use recommendations_server::{Application, Config};
+use recommendations_server::{Application, Cli, Command};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let config = Config::parse();
+async fn main() -> anyhow::Result<ExitCode> {
+    let Cli { command, config } = Cli::parse();
+    if let Some(Command::Healthcheck(args)) = command {
+        // For container health checks: no logging set-up, one line, the exit status.
+        return Ok(match args.check(config.listen).await {
+            Ok(addr) => {
+                println!("{addr}: SERVING");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("unhealthy: {error}");
+                ExitCode::FAILURE
+            }
+        });
+    }
     service_kit::init_tracing(config.log_format);
     let app = Application::build(&config)
         .await
         .context("the Recommendations server could not start")?;
     app.run_until(service_kit::shutdown_signal()).await?;
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
