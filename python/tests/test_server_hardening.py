@@ -255,9 +255,9 @@ def http2_post(
         ],
         input=body,
         capture_output=True,
-        check=True,
         timeout=30,
     )
+    assert result.returncode == 0, result.stderr.decode()
     status_line, *lines = result.stdout.decode().strip().splitlines()
     headers = dict(line.split(": ", 1) for line in lines if ": " in line)
     return int(status_line.split()[1]), {name.lower(): value for name, value in headers.items()}
@@ -302,9 +302,9 @@ def test_a_wrong_content_type_is_refused_with_the_type_named(
 ) -> None:
     # grpcio always sends application/grpc; a plain HTTP/2 POST does not.
     host, port = recommendations_server.address.rsplit(":", 1)
-    body = bytes(RecommendationRequest(user_id=1, max_results=1).SerializeToString())
-    framed = b"\x00" + len(body).to_bytes(4, "big") + body
-    status, headers = http2_post(host, int(port), RECOMMEND, "application/json", framed)
+    # No body: the server answers on the headers alone, and a body still on its
+    # way when it does would race with the reset that ends the upload.
+    status, headers = http2_post(host, int(port), RECOMMEND, "application/json", b"")
     assert status == 415
     assert headers["grpc-status"] == "3"
     assert "content-type" in urllib.parse.unquote(headers["grpc-message"])
