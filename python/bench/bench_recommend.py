@@ -24,13 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# The generated stubs, the test helpers that start the server, and the notes' own
-# Python server, whose catalogue the pure-Python way samples from.
-sys.path[:0] = [
-    str(HERE.parent / "generated"),
-    str(HERE.parent / "tests"),
-    str(HERE.parent / "recommendations"),
-]
+# The test helpers that start the server, and the notes' own Python server, whose
+# catalogue the pure-Python way samples from (the stubs are installed, python/sdk).
+sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent / "recommendations")]
 
 import grpc  # noqa: E402
 from bookstore_recommender import Category, recommend  # noqa: E402

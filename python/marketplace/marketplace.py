@@ -1,7 +1,7 @@
 # The notes' marketplace (marketplace/marketplace.py), kept as the notes write
 # it: one global channel to the Recommendations service, reused by every
-# request. It imports the buf-generated stubs in python/generated (put that
-# directory on PYTHONPATH). Changes from the notes, each marked "Change:" below:
+# request. It imports the buf-generated stubs as the notes do, from the installed
+# client distribution (python/sdk). Changes from the notes, each marked "Change:" below:
 #   - RECOMMENDATIONS_PORT (default the notes' 50051) so tests can point it at a
 #     server on a free port;
 #   - each call has a deadline, RECOMMENDATIONS_TIMEOUT seconds (default 2), so

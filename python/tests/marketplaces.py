@@ -19,7 +19,6 @@ from pathlib import Path
 from processes import REPO, Running, start_process, wait_for_health
 
 PYTHON = REPO / "python"
-GENERATED = PYTHON / "generated"
 MARKETPLACE_BIN = Path(os.environ.get("MARKETPLACE_BIN", REPO / "target" / "debug" / "marketplace"))
 
 
@@ -29,7 +28,7 @@ def start_python_recommendations(port: int = 0) -> Iterator[Running]:
     with start_process(
         [sys.executable, "recommendations.py"],
         r"listening addr=(\S+)",
-        env={"PYTHONPATH": str(GENERATED), "RECOMMENDATIONS_LISTEN": f"127.0.0.1:{port}"},
+        env={"RECOMMENDATIONS_LISTEN": f"127.0.0.1:{port}"},
         cwd=PYTHON / "recommendations",
         name="recommendations.py",
     ) as running:
@@ -51,7 +50,6 @@ def start_flask_marketplace(
         [*argv, "run", "--host", "127.0.0.1", "--port", "0"],
         r"Running on http://(\S+)",
         env={
-            "PYTHONPATH": str(GENERATED),
             "RECOMMENDATIONS_HOST": host,
             "RECOMMENDATIONS_PORT": port,
             "RECOMMENDATIONS_TIMEOUT": str(timeout),

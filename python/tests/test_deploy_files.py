@@ -319,7 +319,6 @@ def python_health_check(path: str, port: str) -> subprocess.CompletedProcess[str
         text=True,
         timeout=30,
         check=False,
-        env={"PYTHONPATH": str(PYTHON / "generated")},
     )
 
 
@@ -366,7 +365,6 @@ def test_the_flask_image_serves_the_notes_app_with_gunicorn() -> None:
             argv,
             r"Listening at: http://(\S+)",
             env={
-                "PYTHONPATH": str(PYTHON / "generated"),
                 "RECOMMENDATIONS_HOST": host,
                 "RECOMMENDATIONS_PORT": port,
             },
@@ -527,8 +525,36 @@ def test_requirements_pin_exactly_the_locked_runtime_packages() -> None:
     pinned = dict(re.findall(r"^([a-z0-9][a-z0-9._-]*)==(\S+)", text, flags=re.MULTILINE))
     for name, version in pinned.items():
         assert locked.get(name) == version, f"{name}=={version}: run `just requirements`"
-    project = tomllib.loads((PYTHON / "pyproject.toml").read_text())["project"]
-    runtime = {re.split(r"[=<>~!]", requirement)[0] for requirement in project["dependencies"]}
-    assert runtime <= pinned.keys()
+    pyproject = tomllib.loads((PYTHON / "pyproject.toml").read_text())
+    sdk = tomllib.loads((PYTHON / "sdk" / "pyproject.toml").read_text())["project"]
+    # The client distribution is built from python/sdk in the images, not downloaded:
+    # it stays out, and its own dependencies are in.
+    local = set(pyproject["tool"]["uv"]["sources"])
+    assert local == {sdk["name"]}
+    assert sdk["name"] not in pinned
+    runtime = {
+        re.split(r"[=<>~!]", requirement)[0]
+        for requirement in [*pyproject["project"]["dependencies"], *sdk["dependencies"]]
+    }
+    assert runtime - local <= pinned.keys()
     assert "pytest" not in pinned, "development packages stay out of the images"
+    assert "hatchling" not in pinned, "the build backend stays in the images' first stage"
     assert "--hash=sha256:" in text
+
+
+def test_the_images_build_the_client_with_the_backend_its_pyproject_pins() -> None:
+    lock = tomllib.loads((PYTHON / "uv.lock").read_text())
+    locked = {package["name"]: package["version"] for package in lock["package"]}
+    text = (PYTHON / "sdk-build-requirements.txt").read_text()
+    pinned = dict(re.findall(r"^([a-z0-9][a-z0-9._-]*)==(\S+)", text, flags=re.MULTILINE))
+    for name, version in pinned.items():
+        assert locked.get(name) == version, f"{name}=={version}: run `just requirements`"
+    (backend,) = tomllib.loads((PYTHON / "sdk" / "pyproject.toml").read_text())["build-system"][
+        "requires"
+    ]
+    name, version = backend.split("==")
+    assert pinned[name] == version
+    for path in PYTHON_IMAGES:
+        runs = " ".join(dockerfile(path).all("RUN"))
+        assert "--require-hashes -r sdk-build-requirements.txt" in runs, path
+        assert "--no-build-isolation" in runs, path

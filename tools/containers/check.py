@@ -1,6 +1,6 @@
 """The checks `just e2e-containers` makes from this machine against the containers.
 
-Run with python/.venv's Python and PYTHONPATH=python/generated:python/tests:
+Run with python/.venv's Python (which has the stubs installed) and PYTHONPATH=python/tests:
     check.py page URL              the notes' integration test, and the three mystery books
     check.py grpc HOST:PORT        gRPC health, then the notes' Recommend call
     check.py answers URL           any HTTP answer (a pod whose dependencies may be missing)

@@ -77,7 +77,7 @@ if [ "${1:-}" = --build-only ]; then exit 0; fi
 
 [ -x "$VENV_PYTHON" ] || die "python/.venv is missing: run through 'just e2e-containers'"
 check() {
-    PYTHONPATH=$REPO/python/generated:$REPO/python/tests "$VENV_PYTHON" "$HERE/check.py" "$@"
+    PYTHONPATH=$REPO/python/tests "$VENV_PYTHON" "$HERE/check.py" "$@"
 }
 
 # compose.yaml publishes fixed ports: say which is taken rather than fail half-way.

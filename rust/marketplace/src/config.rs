@@ -19,10 +19,13 @@ const RECOMMENDATIONS_PORT: u16 = 50051;
 /// service: `/` (mystery, as in the notes), `/category/mystery`,
 /// `/category/science-fiction` and `/category/self-help`, each taking
 /// `?user=<reader id>` (default 1, or the `user` cookie) and `?max=<1..=20>`
-/// (default 3). `/healthz` answers `ok` while the marketplace itself runs, and
-/// `/metrics` gives its metrics in the Prometheus text format. Every request
-/// has an id (its `x-request-id` header, or a new UUID): it is logged, returned
-/// in the `x-request-id` response header and passed on to the service.
+/// (default 3). `/live` asks the service from the browser: the page calls
+/// `POST /Recommendations/Recommend` over gRPC-Web, which the marketplace
+/// forwards to the service. `/healthz` answers `ok` while the marketplace
+/// itself runs, and `/metrics` gives its metrics in the Prometheus text
+/// format. Every request has an id (its `x-request-id` header, or a new
+/// UUID): it is logged, returned in the `x-request-id` response header and
+/// passed on to the service.
 /// Log verbosity follows `RUST_LOG` (for example `RUST_LOG=debug`; default `info`).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "marketplace", version)]

@@ -7,7 +7,8 @@
 //! `config` and `recommendations` use `tls`, `recommendations` also
 //! `telemetry` and `discovery` (balancing over every address of a name,
 //! which uses no other module); `pages` renders with `selection` and
-//! `shelves`; `error` turns failures into pages; `routes` wires them all
+//! `shelves`; `error` turns failures into pages; `grpc_web` serves the
+//! contract over gRPC-Web by forwarding to `recommendations`; `routes` wires them all
 //! into the router that `startup` serves. `cli` adds the `healthcheck`
 //! subcommand to `config`.
 
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod discovery;
 pub mod error;
+pub mod grpc_web;
 pub mod healthcheck;
 pub mod pages;
 pub mod recommendations;

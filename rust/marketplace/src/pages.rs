@@ -13,6 +13,10 @@ use crate::shelves;
 /// The stylesheet served at `/static/style.css`.
 pub const STYLESHEET: &str = include_str!("../static/style.css");
 
+/// The `/live` page's script served at `/static/live.js`: the committed
+/// esbuild bundle of `ts/web/live.ts`, an ES module.
+pub const LIVE_SCRIPT: &str = include_str!("../static/live.js");
+
 /// The templates, parsed once. Their names end in `.html`, which turns
 /// autoescaping on: book titles come from a catalogue file and must never
 /// become markup.
@@ -26,6 +30,7 @@ fn templates() -> Result<Tera, tera::Error> {
         ("base.html", include_str!("../templates/base.html")),
         ("category.html", include_str!("../templates/category.html")),
         ("error.html", include_str!("../templates/error.html")),
+        ("live.html", include_str!("../templates/live.html")),
     ])?;
     Ok(tera)
 }
@@ -94,6 +99,35 @@ pub fn render_category(page: &CategoryPage) -> Result<String, tera::Error> {
     context.insert("max_max", MAX_RESULTS.end());
     context.insert("nav", &nav(Some(page.category), page.user, page.max));
     TEMPLATES.render("category.html", &context)
+}
+
+/// A shelf as the live page's `<select>` offers it: the contract's number
+/// is what the browser sends.
+#[derive(Serialize)]
+struct ShelfOption {
+    value: i32,
+    label: &'static str,
+}
+
+/// Renders `/live`, the page from which the browser asks the service
+/// itself over gRPC-Web: a form (`#ask`) for the reader, the shelf and the
+/// number of books, `#error` for a failed call and `#books` for the answer.
+/// Its script, `/static/live.js`, does the asking.
+pub fn render_live() -> Result<String, tera::Error> {
+    let shelves: Vec<_> = shelves::ALL
+        .into_iter()
+        .map(|category| ShelfOption {
+            value: category.into(),
+            label: shelves::label(category),
+        })
+        .collect();
+    let mut context = tera::Context::new();
+    context.insert("shelves", &shelves);
+    context.insert("user", &DEFAULT_USER);
+    context.insert("max", &DEFAULT_MAX);
+    context.insert("live", &true);
+    context.insert("nav", &nav(None, DEFAULT_USER, DEFAULT_MAX));
+    TEMPLATES.render("live.html", &context)
 }
 
 /// Renders an error page with a short `headline` and a `message` saying what
@@ -179,6 +213,39 @@ mod tests {
         assert_eq!(
             nav(None, DEFAULT_USER, DEFAULT_MAX)[0].href_html,
             "/category/mystery"
+        );
+    }
+
+    #[test]
+    fn the_live_page_has_the_form_the_script_fills() {
+        let html = render_live().unwrap();
+        for part in [
+            r#"<form id="ask""#,
+            r#"data-state="idle""#,
+            r#"<input name="user_id" type="number""#,
+            r#"<select name="category">"#,
+            r#"<option value="0">Mystery</option>"#,
+            r#"<option value="1">Science fiction</option>"#,
+            r#"<option value="2">Self-help</option>"#,
+            r#"<input name="max_results" type="number""#,
+            r#"<p id="error" class="problem" role="alert" hidden></p>"#,
+            r#"<ol id="books" class="books"></ol>"#,
+            r#"<script type="module" src="/static/live.js"></script>"#,
+            r#"<a href="/live" aria-current="page">"#,
+        ] {
+            assert!(html.contains(part), "{part} in\n{html}");
+        }
+        // The server judges the numbers, so the form sets no bounds.
+        assert!(!html.contains("min="), "{html}");
+    }
+
+    #[test]
+    fn every_page_links_to_the_live_page() {
+        assert!(mystery_page(&[]).contains(r#"<a href="/live">"#));
+        assert!(
+            render_error("Bad request", "no")
+                .unwrap()
+                .contains(r#"<a href="/live">"#)
         );
     }
 

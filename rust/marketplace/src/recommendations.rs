@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use recommendations_proto::recommendations_client::RecommendationsClient;
-use recommendations_proto::{BookCategory, BookRecommendation, RecommendationRequest};
+use recommendations_proto::{
+    BookCategory, BookRecommendation, RecommendationRequest, RecommendationResponse,
+};
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
@@ -134,23 +136,87 @@ impl Recommendations {
         category: BookCategory,
         max_results: i32,
     ) -> Result<Vec<BookRecommendation>, RecommendationsError> {
-        let mut request = tonic::Request::new(RecommendationRequest {
+        let request = RecommendationRequest {
             user_id,
             category: category.into(),
             max_results,
-        });
+        };
+        let answer = self.call(request, request_id, self.deadline).await?;
+        Ok(answer.recommendations)
+    }
+
+    /// The contract's `Recommend` passed through: `request` as it came (any
+    /// category number, any `max_results`), with `request_id` as with
+    /// [`recommend_with_request_id`](Self::recommend_with_request_id) and the
+    /// handle's deadline, or the caller's `deadline` when it is shorter.
+    ///
+    /// The service's own status comes back as it sent it (code, message and
+    /// details), for a caller that speaks gRPC itself. Failures of the
+    /// channel (nothing listens, the connection broke) are `UNAVAILABLE`,
+    /// and no answer within the deadline is `DEADLINE_EXCEEDED`, each with a
+    /// message a reader can act on rather than the transport's details.
+    pub async fn forward(
+        &self,
+        request: RecommendationRequest,
+        request_id: Option<&str>,
+        deadline: Option<Duration>,
+    ) -> Result<RecommendationResponse, tonic::Status> {
+        let deadline = deadline.map_or(self.deadline, |asked| asked.min(self.deadline));
+        self.call(request, request_id, deadline)
+            .await
+            .map_err(|error| match error {
+                RecommendationsError::Timeout(deadline) => {
+                    tonic::Status::deadline_exceeded(format!(
+                        "the Recommendations service gave no answer within {} ms",
+                        deadline.as_millis()
+                    ))
+                }
+                // tonic gives a status made from a transport error its source;
+                // one the service sent has none.
+                RecommendationsError::Status(status)
+                    if std::error::Error::source(&status).is_some() =>
+                {
+                    tracing::warn!(%status, "the Recommendations service is unreachable");
+                    tonic::Status::unavailable(UNREACHABLE)
+                }
+                RecommendationsError::Status(status) => tonic::Status::with_details(
+                    status.code(),
+                    status.message(),
+                    status.details().to_vec().into(),
+                ),
+            })
+    }
+
+    /// One call of `Recommend` within `deadline`, counted in the metrics.
+    async fn call(
+        &self,
+        request: RecommendationRequest,
+        request_id: Option<&str>,
+        deadline: Duration,
+    ) -> Result<RecommendationResponse, RecommendationsError> {
+        let mut request = tonic::Request::new(request);
         // The grpc-timeout header lets the service give up too; the local
         // timeout also bounds connecting and a service that ignores the header.
-        request.set_timeout(self.deadline);
+        request.set_timeout(deadline);
         if let Some(id) = request_id.and_then(|id| MetadataValue::try_from(id).ok()) {
             request.metadata_mut().insert(REQUEST_ID_KEY, id);
         }
         let mut client = self.client.clone();
         let started = Instant::now();
-        let result = tokio::time::timeout(self.deadline, client.recommend(request))
+        let result = tokio::time::timeout(deadline, client.recommend(request))
             .await
-            .map_err(|_| RecommendationsError::Timeout(self.deadline))
-            .and_then(|answer| answer.map_err(RecommendationsError::from));
+            .map_err(|_| RecommendationsError::Timeout(deadline))
+            .and_then(|answer| {
+                answer.map_err(|status| {
+                    // tonic's channel enforces the grpc-timeout it sends too,
+                    // and may be the first to notice the deadline pass.
+                    if timed_out(&status) {
+                        RecommendationsError::Timeout(deadline)
+                    } else {
+                        status.into()
+                    }
+                })
+            });
         let code = match &result {
             Ok(_) => tonic::Code::Ok,
             Err(RecommendationsError::Timeout(_)) => tonic::Code::DeadlineExceeded,
@@ -158,9 +224,25 @@ impl Recommendations {
         };
         self.metrics
             .upstream_call(telemetry::RECOMMEND, code, started.elapsed());
-        Ok(result?.into_inner().recommendations)
+        Ok(result?.into_inner())
     }
 }
+
+/// Whether tonic's channel gave up on the call at its deadline.
+fn timed_out(status: &tonic::Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        if error.is::<tonic::TimeoutExpired>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
+/// What a caller of [`Recommendations::forward`] is told when the service
+/// cannot be reached.
+const UNREACHABLE: &str = "the Recommendations service cannot be reached right now; retry shortly";
 
 /// The URL does not suit, and why.
 fn invalid(url: &str, reason: &str) -> InvalidUrl {

@@ -1,13 +1,13 @@
-//! The routes: the shelves, the health check, the stylesheet and the
-//! metrics, and around them the request ids, the request log and the HTTP
-//! metrics.
+//! The routes: the shelves, the live page and its gRPC-Web endpoint, the
+//! health check, the static files and the metrics, and around them the
+//! request ids, the request log and the HTTP metrics.
 
 use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRef, Path, State};
 use axum::http::{Uri, header};
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
+use axum::routing::{get, post_service};
 use axum::{Extension, middleware};
 use axum_extra::extract::CookieJar;
 use recommendations_proto::BookCategory;
@@ -17,6 +17,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::error::PageError;
+use crate::grpc_web::{self, RECOMMEND_PATH};
 use crate::pages::{self, BookView, CategoryPage};
 use crate::recommendations::Recommendations;
 use crate::request_id;
@@ -65,9 +66,16 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/category/{slug}", get(category))
+        .route("/live", get(live))
+        // Only POST: any other method is a 405, before tonic-web sees it.
+        .route(
+            RECOMMEND_PATH,
+            post_service(grpc_web::service(state.recommendations.clone())),
+        )
         .route("/healthz", get(healthz))
         .route("/metrics", get(telemetry::render))
         .route("/static/style.css", get(stylesheet))
+        .route("/static/live.js", get(live_script))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -148,6 +156,12 @@ async fn shelf(
     Ok((selection.remember(cookies), Html(html)))
 }
 
+/// `/live`: the browser asks the service itself, through
+/// [`RECOMMEND_PATH`]; the page is the same for everyone.
+async fn live() -> Result<Html<String>, PageError> {
+    Ok(Html(pages::render_live()?))
+}
+
 /// `/healthz`: the marketplace itself is up (whether the service is, the shelves show).
 async fn healthz() -> &'static str {
     "ok"
@@ -160,6 +174,16 @@ async fn stylesheet() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         pages::STYLESHEET,
+    )
+}
+
+async fn live_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        pages::LIVE_SCRIPT,
     )
 }
 
@@ -341,6 +365,34 @@ mod tests {
             !text.contains("romance") && !text.contains("nowhere"),
             "{text}"
         );
+    }
+
+    #[tokio::test]
+    async fn the_live_page_has_the_form_and_its_script() {
+        let (status, headers, body) = get("/live").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert!(body.contains(r#"<form id="ask""#), "{body}");
+        assert!(
+            body.contains(r#"<script type="module" src="/static/live.js"></script>"#),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_live_script_is_served_as_javascript() {
+        let (status, headers, body) = get("/static/live.js").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "text/javascript");
+        assert_eq!(body, pages::LIVE_SCRIPT);
+        assert!(!body.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_get_of_the_grpc_web_path_is_a_405_not_a_500() {
+        let (status, headers, _) = get(RECOMMEND_PATH).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(headers[header::ALLOW], "POST");
     }
 
     #[tokio::test]

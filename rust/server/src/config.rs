@@ -8,7 +8,9 @@ pub use service_kit::LogFormat;
 /// The Recommendations gRPC service of the online bookstore.
 ///
 /// Serves `/Recommendations/Recommend` (the notes' contract), the standard
-/// `grpc.health.v1.Health` service and server reflection (v1 and v1alpha).
+/// `grpc.health.v1.Health` service and server reflection (v1 and v1alpha),
+/// over gRPC (HTTP/2) and, on the same port, over gRPC-Web (HTTP/1.1 or
+/// HTTP/2) for browsers.
 /// Log verbosity follows `RUST_LOG` (for example `RUST_LOG=debug`; default `info`).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "recommendations", version)]
@@ -27,7 +29,8 @@ pub struct Config {
     pub log_format: LogFormat,
 
     /// Serve TLS with this certificate chain (PEM); needs --tls-key. Without
-    /// it, the server speaks plaintext HTTP/2.
+    /// it, the server speaks plaintext HTTP/2 (and HTTP/1.1 for gRPC-Web);
+    /// with it, TLS offers HTTP/2 only (ALPN h2), which browsers also use for gRPC-Web.
     #[arg(
         long,
         env = "RECOMMENDATIONS_TLS_CERT",

@@ -8,8 +8,12 @@
 pub mod cli;
 /// The command line and environment the server reads.
 pub mod config;
-/// Refusing requests that are not gRPC.
+/// Refusing requests that are not gRPC or gRPC-Web.
 pub mod content_type;
+/// Answering `DEADLINE_EXCEEDED` when a call's deadline passes.
+pub mod deadline;
+/// gRPC-Web, translated to gRPC in front of everything else.
+pub mod grpc_web;
 /// `recommendations healthcheck`: asking a running server's health service.
 pub mod healthcheck;
 /// Prometheus metrics for the calls, and the admin listener that serves them.

@@ -16,6 +16,8 @@ use tower_http::validate_request::ValidateRequestHeaderLayer;
 
 use crate::Config;
 use crate::content_type::refuse_non_grpc;
+use crate::deadline::DeadlineLayer;
+use crate::grpc_web::GrpcWebEdgeLayer;
 use crate::metrics::Metrics;
 use crate::observe::ObserveLayer;
 use crate::service::RecommendationService;
@@ -79,7 +81,10 @@ impl Application {
         let books = catalog.iter().count();
 
         let tls_files = TlsFiles::from_config(config)?;
+        // HTTP/1.1 too, for gRPC-Web: browsers can neither read HTTP trailers
+        // nor insist on HTTP/2.
         let mut server = Server::builder()
+            .accept_http1(true)
             .max_concurrent_streams(config.max_concurrent_streams.get())
             .http2_keepalive_interval(Some(Duration::from_secs(
                 config.http2_keepalive_interval.get(),
@@ -174,13 +179,18 @@ impl Application {
         // peer's delayed ACK: tens of milliseconds per call.
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         // Outermost first: the request id is set before the call is observed,
-        // so that the call's span and access log line carry it; requests that
-        // are not gRPC are refused inside, so that they are logged and counted.
+        // so that the call's span and access log line carry it; gRPC-Web is
+        // translated to gRPC before anything looks at the call, so that both
+        // protocols are logged, counted, limited and checked alike; requests
+        // that are neither are refused inside, so that they are logged and
+        // counted, and so is a deadline's DEADLINE_EXCEEDED, answered innermost.
         let layers = ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(GrpcWebEdgeLayer)
             .layer(ObserveLayer::new(metrics))
-            .layer(ValidateRequestHeaderLayer::custom(refuse_non_grpc));
+            .layer(ValidateRequestHeaderLayer::custom(refuse_non_grpc))
+            .layer(DeadlineLayer);
         self.server
             .layer(layers)
             .add_routes(self.routes)

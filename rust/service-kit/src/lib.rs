@@ -1,7 +1,8 @@
 //! What every bookstore service process shares, so that the server and the
 //! marketplace start, log and stop the same way: binding the listener, the log
 //! format flag, the `tracing` set-up, and the stop signals. With the `testing`
-//! feature, it also runs either service in-process for integration tests.
+//! feature, it also runs either service in-process for integration tests and
+//! calls it over gRPC-Web.
 
 #![warn(missing_docs)]
 
@@ -105,5 +106,68 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
             return std::future::pending().await;
         }
         tracing::info!(signal = "Ctrl-C", "stop requested");
+    }
+}
+
+/// A gRPC deadline from its `grpc-timeout` header value: 1 to 8 digits and a
+/// unit (`H`, `M`, `S`, `m`, `u` or `n`), as the gRPC over HTTP/2 protocol
+/// writes it. `None` for a malformed value, which callers treat as absent.
+#[must_use]
+pub fn parse_grpc_timeout(value: &str) -> Option<std::time::Duration> {
+    use std::time::Duration;
+
+    if !value.is_ascii() {
+        return None;
+    }
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::parse_grpc_timeout;
+
+    #[test]
+    fn grpc_timeouts_are_read_in_every_unit() {
+        assert_eq!(parse_grpc_timeout("2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_grpc_timeout("3M"), Some(Duration::from_secs(180)));
+        assert_eq!(parse_grpc_timeout("10S"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(
+            parse_grpc_timeout("99999999u"),
+            Some(Duration::from_micros(99_999_999))
+        );
+        assert_eq!(parse_grpc_timeout("5n"), Some(Duration::from_nanos(5)));
+    }
+
+    #[test]
+    fn malformed_grpc_timeouts_are_ignored() {
+        for value in [
+            "",
+            "S",
+            "10",
+            "10s",
+            "123456789S",
+            "-1S",
+            "1.5S",
+            "ten S",
+            "é",
+        ] {
+            assert_eq!(parse_grpc_timeout(value), None, "{value:?}");
+        }
     }
 }

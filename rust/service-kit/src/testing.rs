@@ -1,5 +1,6 @@
 //! Running a service in-process for integration tests: on a free port, with a
 //! handle to stop it, and its logs shown only when `TEST_LOG` is set.
+//! [`grpc_web`] calls it as a browser would.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,6 +11,8 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+pub mod grpc_web;
 
 /// How long a stopped service may take to finish before the test fails.
 const STOP_LIMIT: Duration = Duration::from_secs(15);

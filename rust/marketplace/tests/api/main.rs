@@ -2,6 +2,7 @@
 //! running in-process. One test binary, so the helpers compile once.
 
 mod balancing;
+mod grpc_web;
 mod helpers;
 mod pages;
 mod resilience;

@@ -1,5 +1,6 @@
 // @generated
 /// Generated client implementations.
+#[cfg(feature = "client")]
 pub mod recommendations_client {
     #![allow(
         unused_variables,
@@ -121,6 +122,7 @@ pub mod recommendations_client {
     }
 }
 /// Generated server implementations.
+#[cfg(feature = "server")]
 pub mod recommendations_server {
     #![allow(
         unused_variables,

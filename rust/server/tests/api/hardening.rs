@@ -24,7 +24,7 @@ fn request(max_results: i32) -> RecommendationRequest {
 }
 
 /// A catalogue of `size` mystery books in a temporary file.
-fn big_catalogue(size: i32) -> (TempDir, PathBuf) {
+pub(crate) fn big_catalogue(size: i32) -> (TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.json");
     let books = (1..=size)

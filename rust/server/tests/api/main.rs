@@ -2,6 +2,7 @@
 //! socket with the generated tonic client. One test binary for all modules.
 
 mod faults;
+mod grpc_web;
 mod hardening;
 mod helpers;
 mod lifecycle;

@@ -1,9 +1,8 @@
 use recommendations_proto::{BookCategory, RecommendationRequest};
-use recommendations_server::Config;
 use recommender::{Catalog, Category};
 use tonic::Code;
 
-use crate::helpers::{client, spawn_server, spawn_server_with};
+use crate::helpers::{client, spawn_server, spawn_server_with_one_book};
 
 fn request(user_id: i32, category: BookCategory, max_results: i32) -> RecommendationRequest {
     RecommendationRequest {
@@ -97,16 +96,7 @@ async fn a_negative_max_results_is_an_invalid_argument() {
 
 #[tokio::test]
 async fn a_catalogue_file_replaces_the_notes_books() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("store.json");
-    std::fs::write(
-        &path,
-        r#"{"books": [{"id": 100, "category": "SELF_HELP", "title": "Deep Work"}]}"#,
-    )
-    .unwrap();
-    let mut config = Config::listening_on("127.0.0.1:0".parse().unwrap());
-    config.catalog = Some(path);
-    let server = spawn_server_with(config).await;
+    let server = spawn_server_with_one_book().await;
     let mut client = client(&server).await;
 
     let books = client

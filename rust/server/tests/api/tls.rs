@@ -7,6 +7,7 @@ use recommendations_proto::RecommendationRequest;
 use recommendations_proto::recommendations_client::RecommendationsClient;
 use recommendations_server::{Application, Config, StartupError};
 use tempfile::TempDir;
+use tonic::body::Body;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
 use crate::helpers::{TestServer, spawn_server_with};
@@ -215,4 +216,30 @@ async fn an_unreadable_client_ca_is_named() {
         )),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn grpc_web_is_served_over_tls_on_http2() {
+    let pki = Pki::new();
+    let server = spawn_server_with(pki.config(false)).await;
+    let channel = pki.endpoint(&server, None).connect().await.unwrap();
+    // gRPC-Web framing over the TLS channel's HTTP/2, as a browser sends it
+    // to a TLS origin (the server's ALPN offers only h2).
+    let web = tower::ServiceBuilder::new()
+        .layer(tonic_web::GrpcWebClientLayer::new())
+        .map_request(|request: http::Request<tonic_web::GrpcWebCall<Body>>| request.map(Body::new))
+        .service(channel);
+
+    let status = RecommendationsClient::new(web)
+        .recommend(RecommendationRequest {
+            user_id: 1,
+            category: 7,
+            max_results: 2,
+        })
+        .await
+        .unwrap_err();
+
+    assert_eq!(status.code(), tonic::Code::NotFound);
+    assert_eq!(status.message(), "Category not found");
+    server.stop().await.unwrap();
 }

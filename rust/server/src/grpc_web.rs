@@ -1,0 +1,76 @@
+use std::fmt::Display;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::Bytes;
+use http::{Request, Response, header};
+use tonic::body::Body;
+use tonic_web::GrpcWebLayer;
+use tower::{BoxError, Layer, Service};
+
+use crate::content_type::is_grpc_web;
+
+/// Marks a request that arrived as gRPC-Web and was translated to gRPC, so
+/// that the content-type check admits it over HTTP/1.1.
+#[derive(Debug, Clone, Copy)]
+pub struct ArrivedAsGrpcWeb;
+
+/// Translates gRPC-Web to gRPC on the way in, and the answer back on the way
+/// out, with tonic-web; every other request passes untouched.
+///
+/// It goes in front of everything else but the request ids, so that the
+/// access log, the metrics, the concurrency limit, the content-type check and
+/// every service see one protocol, and the status in the trailers, whichever
+/// the caller spoke. Unlike tonic-web's own layer used server-wide, it leaves
+/// requests that are not gRPC-Web to the content-type check, which refuses
+/// them with a status that says why, instead of a bare HTTP 400.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrpcWebEdgeLayer;
+
+impl<S> Layer<S> for GrpcWebEdgeLayer {
+    type Service = GrpcWebEdge<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcWebEdge { inner }
+    }
+}
+
+/// The service [`GrpcWebEdgeLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct GrpcWebEdge<S> {
+    inner: S,
+}
+
+impl<S, ResBody> Service<Request<Body>> for GrpcWebEdge<S>
+where
+    S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError> + Display,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        // The clone made ready by `poll_ready` serves this call.
+        let fresh = self.inner.clone();
+        let mut ready = std::mem::replace(&mut self.inner, fresh);
+        let web = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(is_grpc_web);
+        if web {
+            request.extensions_mut().insert(ArrivedAsGrpcWeb);
+            Box::pin(GrpcWebLayer::new().layer(ready).call(request))
+        } else {
+            let answer = ready.call(request);
+            Box::pin(async move { Ok(answer.await?.map(Body::new)) })
+        }
+    }
+}
