@@ -114,10 +114,10 @@ wheel: _venv
 stubtest: _wheel-installed
     cd python && {{ venv }}/bin/python -m mypy.stubtest bookstore_recommender
 
-# Time recommend() per call: the wheel, grpcio to the release server, and the notes' pure Python.
-bench: _release-server _wheel-installed
+# Measure side by side (never part of `just test`): gRPC load on our server, the notes' Python server (grpcio and grpc.aio) and a no-logic tonic server; the homepages with wrk; start-up, memory, catalogue scale, the wheel. Writes docs/bench/ (report.md, results.json, chart.png). BENCH_ROUNDS (3), BENCH_SECONDS (5) and BENCH_WARMUP (1) set its length.
+bench: _bench-tools _release-bins _wheel-installed
     cd python && RECOMMENDATIONS_BIN={{ root }}/target/release/recommendations \
-        {{ venv }}/bin/python bench/bench_recommend.py
+        {{ venv }}/bin/python bench/run.py
 
 # The conformance table, proto/cases, through every client (Rust, Python, TypeScript, the browser, the wheel) against every server; prints the matrix of cases passed. `--markdown FILE` also writes it as a table.
 conformance *args: build _wheel-installed _ts _chromium
@@ -214,9 +214,21 @@ _uv:
 _venv: _uv
     cd python && {{ uv }} sync --locked --quiet
 
-# The Recommendations server, optimised, for measurements.
-_release-server:
-    cargo build --release --locked --bin recommendations
+# Every binary, optimised, for measurements: the servers, the marketplace, the load generator.
+_release-bins:
+    cargo build --release --locked --bins
+
+# wrk and h2load (Debian's wrk and nghttp2-client), installed when missing, for `just bench`.
+_bench-tools:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    missing=()
+    command -v wrk >/dev/null || missing+=(wrk)
+    command -v h2load >/dev/null || missing+=(nghttp2-client)
+    if [ ${#missing[@]} -gt 0 ]; then
+        sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
+        $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}"
+    fi
 
 # The freshly built wheel in python/.venv too; after `uv sync`, which removes what the lock lacks.
 _wheel-installed: _venv wheel

@@ -9,7 +9,8 @@
 
 Each way asks for 3 books per call, cycling over users and categories. Times are
 per call: the best of several rounds (the least disturbed), with the median of
-the rounds beside it. Run with `just bench`; this is a measurement, not a test.
+the rounds beside it. `just bench` (bench/run.py) runs `measure` against the
+server it started; run alone, this starts its own. A measurement, not a test.
 """
 
 from __future__ import annotations
@@ -57,11 +58,13 @@ def requests(count: int) -> list[tuple[int, Category]]:
     return [(user_id, next(categories)) for user_id in range(count)]
 
 
-def per_call_seconds(call: Callable[[int, Category], object], count: int) -> list[float]:
+def per_call_seconds(
+    call: Callable[[int, Category], object], count: int, rounds: int = ROUNDS
+) -> list[float]:
     """Seconds per call, one figure per round, after one warm-up round."""
     work = requests(count)
     results = []
-    for round_number in range(ROUNDS + 1):
+    for round_number in range(rounds + 1):
         start = time.perf_counter()
         for user_id, category in work:
             call(user_id, category)
@@ -71,13 +74,12 @@ def per_call_seconds(call: Callable[[int, Category], object], count: int) -> lis
     return results
 
 
-def main() -> None:
-    if "release" not in RECOMMENDATIONS_BIN.parts:
-        print(f"warning: {RECOMMENDATIONS_BIN} is not a release build", file=sys.stderr)
-    with (
-        start_recommendations() as server,
-        grpc.insecure_channel(server.address) as channel,
-    ):
+def measure(address: str, rounds: int = ROUNDS, share: float = 1.0) -> dict[str, list[float]]:
+    """Seconds per call of each way, one figure per round, the server at `address`.
+
+    `share` scales the calls of a round (1.0: CALLS), for a quicker, rougher run.
+    """
+    with grpc.insecure_channel(address) as channel:
         stub = RecommendationsStub(channel)
 
         def over_grpc(user_id: int, category: Category) -> object:
@@ -93,7 +95,17 @@ def main() -> None:
             ),
             "grpcio to Rust server": over_grpc,
         }
-        timings = {name: per_call_seconds(call, CALLS[name]) for name, call in ways.items()}
+        return {
+            name: per_call_seconds(call, max(100, round(CALLS[name] * share)), rounds)
+            for name, call in ways.items()
+        }
+
+
+def main() -> None:
+    if "release" not in RECOMMENDATIONS_BIN.parts:
+        print(f"warning: {RECOMMENDATIONS_BIN} is not a release build", file=sys.stderr)
+    with start_recommendations() as server:
+        timings = measure(server.address)
 
     print(f"recommend(user, category, {MAX_RESULTS}) per call, best and median of {ROUNDS} rounds")
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, server {RECOMMENDATIONS_BIN}")

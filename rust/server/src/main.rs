@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
+use recommendations_server::observe::ACCESS_LOG_TARGET;
 use recommendations_server::{Application, Cli, Command};
 
 #[tokio::main]
@@ -20,7 +21,9 @@ async fn main() -> anyhow::Result<ExitCode> {
             }
         });
     }
-    service_kit::init_tracing(config.log_format);
+    // The access log, one line per call, is buffered; the guard writes out
+    // what is left when main returns, error or not.
+    let _log = service_kit::init_tracing_buffered(config.log_format, ACCESS_LOG_TARGET);
     let app = Application::build(&config)
         .await
         .context("the Recommendations server could not start")?;

@@ -1,9 +1,10 @@
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
+use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
 use tokio::net::TcpListener;
 use tonic::Code;
@@ -59,16 +60,23 @@ pub struct Method {
     pub method: &'static str,
     /// `grpc_type`: `unary`, `server_stream`, `client_stream` or `bidi_stream`.
     pub kind: &'static str,
+    /// Where its series are kept: its place in `SERVED_METHODS`, or after them
+    /// for `unknown`.
+    slot: usize,
 }
 
 impl Method {
-    const UNKNOWN: Self = Self::new("unknown", "unknown", "unknown");
+    const UNKNOWN: Self = Self {
+        slot: SERVED_METHODS.len(),
+        ..Self::new("unknown", "unknown", "unknown")
+    };
 
     const fn new(service: &'static str, method: &'static str, kind: &'static str) -> Self {
         Self {
             service,
             method,
             kind,
+            slot: 0,
         }
     }
 
@@ -77,8 +85,11 @@ impl Method {
     pub fn of_path(path: &str) -> Self {
         SERVED_METHODS
             .iter()
-            .find(|(served, _)| *served == path)
-            .map_or(Self::UNKNOWN, |&(_, method)| method)
+            .position(|(served, _)| *served == path)
+            .map_or(Self::UNKNOWN, |slot| Self {
+                slot,
+                ..SERVED_METHODS[slot].1
+            })
     }
 
     fn labels(self) -> [(&'static str, &'static str); 3] {
@@ -93,11 +104,28 @@ impl Method {
 /// The server's Prometheus metrics, named as go-grpc-prometheus names them.
 ///
 /// The recorder is this server's own rather than the process-global one, so
-/// that several servers in one test process keep separate counts.
+/// that several servers in one test process keep separate counts. Each
+/// series' handle is looked up once, on its first use, and kept: a call then
+/// costs a few atomic additions rather than building and hashing label sets.
 #[derive(Debug, Clone)]
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
+    series: Arc<[MethodSeries; SERVED_METHODS.len() + 1]>,
 }
+
+/// The series of one method (or of `unknown`), made on first use so that
+/// `/metrics` lists only what has happened.
+#[derive(Debug, Default)]
+struct MethodSeries {
+    started: OnceLock<Counter>,
+    in_flight: OnceLock<Gauge>,
+    handling_seconds: OnceLock<Histogram>,
+    /// By code, in the order of its number.
+    handled: [OnceLock<Counter>; CODES],
+}
+
+/// gRPC's status codes, 0 to 16.
+const CODES: usize = 17;
 
 impl Metrics {
     /// An empty set of metrics, with the handling-time histogram's buckets.
@@ -112,6 +140,7 @@ impl Metrics {
             .build_recorder();
         let metrics = Self {
             recorder: Arc::new(recorder),
+            series: Arc::new(Default::default()),
         };
         metrics.describe();
         metrics
@@ -142,24 +171,41 @@ impl Metrics {
 
     /// A call to `method` has started.
     pub fn started(&self, method: Method) {
-        metrics::with_local_recorder(&*self.recorder, || {
-            metrics::counter!("grpc_server_started_total", &method.labels()).increment(1);
-            metrics::gauge!("grpc_server_in_flight_calls", &method.labels()).increment(1);
-        });
+        let series = &self.series[method.slot];
+        self.handle(&series.started, || {
+            metrics::counter!("grpc_server_started_total", &method.labels())
+        })
+        .increment(1);
+        self.in_flight(method).increment(1.0);
     }
 
     /// A call to `method` has ended with `code` after `elapsed`.
     pub fn handled(&self, method: Method, code: Code, elapsed: Duration) {
-        metrics::with_local_recorder(&*self.recorder, || {
-            let labels = method.labels();
-            metrics::gauge!("grpc_server_in_flight_calls", &labels).decrement(1);
-            metrics::histogram!("grpc_server_handling_seconds", &labels)
-                .record(elapsed.as_secs_f64());
-            let [service, name, kind] = labels;
+        let series = &self.series[method.slot];
+        self.in_flight(method).decrement(1.0);
+        self.handle(&series.handling_seconds, || {
+            metrics::histogram!("grpc_server_handling_seconds", &method.labels())
+        })
+        .record(elapsed.as_secs_f64());
+        let number = usize::try_from(i32::from(code)).expect("gRPC codes are 0 to 16");
+        self.handle(&series.handled[number], || {
+            let [service, name, kind] = method.labels();
             let code = ("grpc_code", code_name(code));
             metrics::counter!("grpc_server_handled_total", &[service, name, kind, code])
-                .increment(1);
-        });
+        })
+        .increment(1);
+    }
+
+    fn in_flight(&self, method: Method) -> &Gauge {
+        self.handle(&self.series[method.slot].in_flight, || {
+            metrics::gauge!("grpc_server_in_flight_calls", &method.labels())
+        })
+    }
+
+    /// The handle in `slot`, registered with this server's recorder by
+    /// `register` the first time.
+    fn handle<'a, T>(&self, slot: &'a OnceLock<T>, register: impl FnOnce() -> T) -> &'a T {
+        slot.get_or_init(|| metrics::with_local_recorder(&*self.recorder, register))
     }
 
     /// A call to `service` was refused by load shedding.

@@ -11,6 +11,9 @@ use tracing::Instrument;
 
 use crate::metrics::{Method, Metrics};
 
+/// The `tracing` target of the access log's lines (this module's path).
+pub const ACCESS_LOG_TARGET: &str = module_path!();
+
 /// The metadata key that carries a call's request id, both ways.
 pub const REQUEST_ID: &str = "x-request-id";
 

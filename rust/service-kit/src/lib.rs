@@ -6,12 +6,15 @@
 
 #![warn(missing_docs)]
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use clap::ValueEnum;
 use tokio::net::TcpListener;
+use tracing::{Level, Metadata};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -49,14 +52,148 @@ pub enum LogFormat {
 /// `info`), lines go to standard error in the chosen format, coloured only
 /// on a terminal so that captured logs stay plain text.
 pub fn init_tracing(format: LogFormat) {
+    install(
+        format,
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+    );
+}
+
+/// As [`init_tracing`], except that the lines of `buffered_target` at the
+/// info level and below (an access log: one line per call) are gathered in
+/// memory and written to standard error together, at most
+/// [`LOG_FLUSH_INTERVAL`] later, instead of with one system call each. Every
+/// other line is written at once, after the buffered ones, so the order
+/// holds. Keep the guard until the process ends: dropping it writes what is
+/// still buffered.
+#[must_use = "dropping the guard at once stops nothing but writes the buffer; keep it until exit"]
+pub fn init_tracing_buffered(format: LogFormat, buffered_target: &'static str) -> LogGuard {
+    let stderr = BufferedStderr {
+        buffer: Arc::new(Mutex::new(Vec::with_capacity(LOG_BUFFER_BYTES))),
+        buffered_target,
+    };
+    install(
+        format,
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(stderr.clone()),
+    );
+    let flusher = Arc::downgrade(&stderr.buffer);
+    // A thread rather than a task, so that lines keep coming out whatever the
+    // runtime is doing; it ends with the process.
+    let spawned = std::thread::Builder::new()
+        .name("log-flush".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(LOG_FLUSH_INTERVAL);
+                let Some(buffer) = flusher.upgrade() else {
+                    return;
+                };
+                flush(&mut lock(&buffer));
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "cannot start the log flushing thread: buffered lines wait for the next unbuffered one or for exit");
+    }
+    LogGuard {
+        buffer: stderr.buffer,
+    }
+}
+
+/// The longest a buffered log line waits before it is written.
+pub const LOG_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Buffered lines are written as soon as they fill this much.
+const LOG_BUFFER_BYTES: usize = 32 * 1024;
+
+fn install(format: LogFormat, writer: tracing_subscriber::fmt::writer::BoxMakeWriter) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Writes the log lines still buffered when dropped; see [`init_tracing_buffered`].
+#[derive(Debug)]
+pub struct LogGuard {
+    buffer: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        flush(&mut lock(&self.buffer));
+    }
+}
+
+/// Standard error, with one target's routine lines buffered.
+#[derive(Debug, Clone)]
+struct BufferedStderr {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    buffered_target: &'static str,
+}
+
+impl<'a> MakeWriter<'a> for BufferedStderr {
+    type Writer = LogLine<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LogLine {
+            buffer: &self.buffer,
+            buffered: false,
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Self::Writer {
+        LogLine {
+            buffer: &self.buffer,
+            // Levels compare by verbosity: INFO, DEBUG and TRACE.
+            buffered: meta.target() == self.buffered_target && *meta.level() >= Level::INFO,
+        }
+    }
+}
+
+/// One log line on its way out (tracing-subscriber writes each line whole).
+#[derive(Debug)]
+struct LogLine<'a> {
+    buffer: &'a Mutex<Vec<u8>>,
+    buffered: bool,
+}
+
+impl Write for LogLine<'_> {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        let mut buffer = lock(self.buffer);
+        if self.buffered {
+            buffer.extend_from_slice(line);
+            if buffer.len() >= LOG_BUFFER_BYTES {
+                flush(&mut buffer);
+            }
+        } else {
+            flush(&mut buffer);
+            // Still holding the lock, so no buffered line can overtake it.
+            std::io::stderr().write_all(line)?;
+        }
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn lock(buffer: &Mutex<Vec<u8>>) -> std::sync::MutexGuard<'_, Vec<u8>> {
+    // A thread that panicked mid-line leaves at worst a partial line.
+    buffer
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Writes out and empties `buffer`. A log that cannot be written has
+/// nowhere to report it, so the lines are dropped.
+fn flush(buffer: &mut Vec<u8>) {
+    if !buffer.is_empty() {
+        let _ = std::io::stderr().write_all(buffer);
+        buffer.clear();
     }
 }
 
@@ -137,9 +274,51 @@ pub fn parse_grpc_timeout(value: &str) -> Option<std::time::Duration> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
-    use super::parse_grpc_timeout;
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::{BufferedStderr, parse_grpc_timeout};
+
+    #[test]
+    fn access_lines_wait_in_the_buffer_until_another_line_is_written() {
+        let stderr = BufferedStderr {
+            buffer: Arc::new(Mutex::new(Vec::new())),
+            buffered_target: "access",
+        };
+        let access = tracing::Metadata::new(
+            "handled",
+            "access",
+            tracing::Level::INFO,
+            None,
+            None,
+            None,
+            tracing::field::FieldSet::new(&[], tracing::callsite::Identifier(&CALLSITE)),
+            tracing::metadata::Kind::EVENT,
+        );
+        stderr
+            .make_writer_for(&access)
+            .write_all(b"call 1\n")
+            .unwrap();
+        stderr
+            .make_writer_for(&access)
+            .write_all(b"call 2\n")
+            .unwrap();
+        assert_eq!(*stderr.buffer.lock().unwrap(), b"call 1\ncall 2\n");
+        stderr.make_writer().write_all(b"stopping\n").unwrap();
+        assert!(stderr.buffer.lock().unwrap().is_empty());
+    }
+
+    struct Callsite;
+    static CALLSITE: Callsite = Callsite;
+    impl tracing::callsite::Callsite for Callsite {
+        fn set_interest(&self, _: tracing::subscriber::Interest) {}
+        fn metadata(&self) -> &tracing::Metadata<'_> {
+            unreachable!("not registered")
+        }
+    }
 
     #[test]
     fn grpc_timeouts_are_read_in_every_unit() {

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use recommendations_proto::RecommendationRequest;
 use recommendations_proto::recommendations_client::RecommendationsClient;
 use recommendations_server::Config;
+use service_kit::testing::grpc_web::{frame, post};
 use tempfile::TempDir;
 use tokio::task::JoinSet;
 use tonic::Code;
@@ -208,5 +209,41 @@ async fn a_request_id_is_returned_and_one_is_made_when_missing() {
         .insert("x-request-id", MetadataValue::from_static("bad-one"));
     let status = client.recommend(refused).await.unwrap_err();
     assert_eq!(status.metadata().get("x-request-id").unwrap(), "bad-one");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_server_itself_answers_deadline_exceeded_when_a_deadline_passes() {
+    // A raw POST has no timer of its own, unlike a tonic or grpcio client,
+    // so the answer is the server's. A 1 ms deadline leaves the server no
+    // time at all; a page above 1024 books goes to the blocking pool, so its
+    // answer is never ready at once.
+    let (_dir, path) = big_catalogue(5_000);
+    let mut config = config();
+    config.catalog = Some(path);
+    config.max_page = 5_000;
+    let server = spawn_server_with(config).await;
+
+    let answer = post(
+        server.addr,
+        "/Recommendations/Recommend",
+        "application/grpc-web",
+        &[("grpc-timeout", "1m")],
+        frame(&request(5_000)),
+    )
+    .await;
+
+    let status = answer.decode().status;
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(status.message().contains("deadline"), "{status:?}");
+    // Without a deadline, the same call gets its whole page.
+    let books = client(&server)
+        .await
+        .recommend(request(5_000))
+        .await
+        .unwrap()
+        .into_inner()
+        .recommendations;
+    assert_eq!(books.len(), 5_000);
     server.stop().await.unwrap();
 }
