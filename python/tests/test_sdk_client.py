@@ -159,7 +159,7 @@ def test_a_given_request_id_reaches_the_servers_log_and_comes_back(
 
     asyncio.run(ask())
     for request_id in ("sdk-sync-4711", "sdk-stub-4712", "sdk-aio-4713"):
-        recommendations_server.wait_for_log(rf'request_id="{request_id}".*handled code=Ok')
+        recommendations_server.wait_for_log(rf'handled .*request_id="{request_id}" code=Ok')
 
 
 class Recorder(RecommendationsServicer):

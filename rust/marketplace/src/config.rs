@@ -1,6 +1,7 @@
 //! The command line and environment of the marketplace binary.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -108,6 +109,12 @@ pub struct Config {
     /// Log line format.
     #[arg(long, env = "MARKETPLACE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Threads that run the marketplace's tasks; by default, one per core this
+    /// process may use (CPU affinity and cgroup quotas count). With one,
+    /// tokio's current-thread scheduler runs everything on the main thread.
+    #[arg(long, env = "MARKETPLACE_WORKER_THREADS", value_name = "N")]
+    pub worker_threads: Option<NonZeroUsize>,
 }
 
 impl Config {
@@ -126,6 +133,7 @@ impl Config {
             recommendations_client_key: None,
             recommendations_tls_name: None,
             log_format: LogFormat::Text,
+            worker_threads: None,
         }
     }
 

@@ -6,11 +6,17 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
+use marketplace::routes::ACCESS_LOG_TARGET;
 use marketplace::{Application, Cli, Command};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
-    let Cli { command, config } = Cli::parse();
+fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    let runtime = service_kit::runtime(cli.config.worker_threads)
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(Cli { command, config }: Cli) -> anyhow::Result<ExitCode> {
     if let Some(Command::Healthcheck(args)) = command {
         // For container health checks: no logging set-up, one line, the exit status.
         return Ok(match args.check(config.listen) {
@@ -24,7 +30,8 @@ async fn main() -> anyhow::Result<ExitCode> {
             }
         });
     }
-    service_kit::init_tracing(config.log_format);
+    // The access log's lines are written in batches, not one system call each.
+    let _log = service_kit::init_tracing_buffered(config.log_format, ACCESS_LOG_TARGET);
     let app = Application::build(&config)
         .await
         .context("the marketplace could not start")?;

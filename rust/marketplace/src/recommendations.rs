@@ -3,13 +3,14 @@
 //! connection, or with a `dns:///HOST:PORT` URL one per address of HOST.
 
 use std::net::SocketAddr;
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use recommendations_proto::recommendations_client::RecommendationsClient;
 use recommendations_proto::{
     BookCategory, BookRecommendation, RecommendationRequest, RecommendationResponse,
 };
-use tonic::metadata::MetadataValue;
+use tonic::metadata::{Ascii, MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::discovery::{self, DNS_PREFIX, Discovery, DnsTarget};
@@ -17,7 +18,11 @@ use crate::telemetry::{self, Metrics};
 use crate::tls::{TlsError, TlsFiles};
 
 /// The metadata key that carries the page's request id to the service.
-const REQUEST_ID_KEY: &str = "x-request-id";
+static REQUEST_ID_KEY: LazyLock<MetadataKey<Ascii>> =
+    LazyLock::new(|| MetadataKey::from_static("x-request-id"));
+/// The metadata key of a call's deadline.
+static GRPC_TIMEOUT_KEY: LazyLock<MetadataKey<Ascii>> =
+    LazyLock::new(|| MetadataKey::from_static("grpc-timeout"));
 
 /// Why no books came back from the Recommendations service.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +62,8 @@ pub enum ConnectError {
 pub struct Recommendations {
     client: RecommendationsClient<Channel>,
     deadline: Duration,
+    /// The `grpc-timeout` of `deadline`, written once for every call.
+    grpc_timeout: Option<MetadataValue<Ascii>>,
     metrics: Metrics,
 }
 
@@ -103,6 +110,7 @@ impl Recommendations {
         Ok(Self {
             client: RecommendationsClient::new(channel),
             deadline,
+            grpc_timeout: grpc_timeout(deadline),
             metrics: Metrics::new(),
         })
     }
@@ -197,9 +205,19 @@ impl Recommendations {
         let mut request = tonic::Request::new(request);
         // The grpc-timeout header lets the service give up too; the local
         // timeout also bounds connecting and a service that ignores the header.
-        request.set_timeout(deadline);
-        if let Some(id) = request_id.and_then(|id| MetadataValue::try_from(id).ok()) {
-            request.metadata_mut().insert(REQUEST_ID_KEY, id);
+        match &self.grpc_timeout {
+            Some(timeout) if deadline == self.deadline => {
+                request
+                    .metadata_mut()
+                    .insert(&*GRPC_TIMEOUT_KEY, timeout.clone());
+            }
+            _ => request.set_timeout(deadline),
+        }
+        if let Some(mut id) = request_id.and_then(|id| MetadataValue::try_from(id).ok()) {
+            // Each call has its own id: kept out of HPACK's table, it costs
+            // neither side an insertion and evicts nothing worth keeping.
+            id.set_sensitive(true);
+            request.metadata_mut().insert(&*REQUEST_ID_KEY, id);
         }
         let mut client = self.client.clone();
         let started = Instant::now();
@@ -226,6 +244,13 @@ impl Recommendations {
             .upstream_call(telemetry::RECOMMEND, code, started.elapsed());
         Ok(result?.into_inner())
     }
+}
+
+/// The `grpc-timeout` metadata of a call with `deadline`, as tonic writes it.
+fn grpc_timeout(deadline: Duration) -> Option<MetadataValue<Ascii>> {
+    let mut probe = tonic::Request::new(());
+    probe.set_timeout(deadline);
+    probe.metadata().get(&*GRPC_TIMEOUT_KEY).cloned()
 }
 
 /// Whether tonic's channel gave up on the call at its deadline.
@@ -337,6 +362,18 @@ mod tests {
     use tonic::Code;
 
     use super::*;
+
+    #[test]
+    fn the_grpc_timeout_is_written_as_tonic_writes_it() {
+        for deadline in [Duration::from_secs(2), Duration::from_micros(1)] {
+            let mut request = tonic::Request::new(());
+            request.set_timeout(deadline);
+            assert_eq!(
+                grpc_timeout(deadline).as_ref(),
+                request.metadata().get("grpc-timeout")
+            );
+        }
+    }
 
     #[tokio::test]
     async fn a_malformed_url_is_refused_at_start() {

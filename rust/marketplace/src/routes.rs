@@ -2,15 +2,19 @@
 //! health check, the static files and the metrics, and around them the
 //! request ids, the request log and the HTTP metrics.
 
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Extension;
 use axum::Router;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRef, Path, State};
+use axum::extract::{FromRef, Path, Request, State};
 use axum::http::{Uri, header};
-use axum::response::{Html, IntoResponse};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post_service};
-use axum::{Extension, middleware};
 use axum_extra::extract::CookieJar;
 use recommendations_proto::BookCategory;
+use tower::{Service, ServiceBuilder};
 use tower_http::LatencyUnit;
 use tower_http::request_id::RequestId;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -23,12 +27,19 @@ use crate::recommendations::Recommendations;
 use crate::request_id;
 use crate::selection::Selection;
 use crate::shelves;
-use crate::telemetry::{self, Metrics};
+use crate::telemetry::{self, Metrics, TrackHttpLayer};
+
+/// The `tracing` target of the access log's lines: one per request, written
+/// by tower-http's `DefaultOnResponse`.
+pub const ACCESS_LOG_TARGET: &str = "tower_http::trace::on_response";
 
 /// What every handler shares: the Recommendations handle (one channel) and
-/// the metrics.
+/// the metrics. Behind an `Arc`, as the router clones it for every request.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
     recommendations: Recommendations,
     metrics: Metrics,
 }
@@ -39,49 +50,60 @@ impl AppState {
     #[must_use]
     pub fn new(recommendations: Recommendations) -> Self {
         let metrics = Metrics::new();
-        Self {
+        Self(Arc::new(Shared {
             recommendations: recommendations.with_metrics(metrics.clone()),
             metrics,
-        }
+        }))
     }
 
     /// The metrics `/metrics` shows.
     #[must_use]
     pub fn metrics(&self) -> &Metrics {
-        &self.metrics
+        &self.0.metrics
     }
 }
 
 impl FromRef<AppState> for Metrics {
     fn from_ref(state: &AppState) -> Self {
-        state.metrics.clone()
+        state.0.metrics.clone()
     }
 }
 
 /// The marketplace's routes over `state`, logging one line per request.
-pub fn router(state: AppState) -> Router {
-    // Each `layer` wraps the ones before it: the request id is set first,
-    // then the request is logged, its id copied to the response, and it is
-    // counted by its route (known here, as these layers run per route).
-    Router::new()
+pub fn router(
+    state: AppState,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + 'static
+{
+    // The router boxes every route again for each `layer` call, and clones
+    // the boxes for every request: so only what must run per route is
+    // layered on the routes, in one call. That is the copy of the request id
+    // to the response (before the route adds its `content-length`) and the
+    // metrics, which need the matched route; the rest wraps the router.
+    let routes = Router::new()
         .route("/", get(home))
         .route("/category/{slug}", get(category))
         .route("/live", get(live))
         // Only POST: any other method is a 405, before tonic-web sees it.
         .route(
             RECOMMEND_PATH,
-            post_service(grpc_web::service(state.recommendations.clone())),
+            post_service(grpc_web::service(state.0.recommendations.clone())),
         )
         .route("/healthz", get(healthz))
         .route("/metrics", get(telemetry::render))
         .route("/static/style.css", get(stylesheet))
         .route("/static/live.js", get(live_script))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(
-            state.metrics.clone(),
-            telemetry::track_http,
-        ))
-        .layer(request_id::propagate_layer())
+        .layer(
+            ServiceBuilder::new()
+                .layer(request_id::propagate_layer())
+                .layer(TrackHttpLayer::new(state.0.metrics.clone())),
+        )
+        .with_state(state);
+    // Outermost first: the request id is set, then the request is logged
+    // and routed; `axum::serve` wants axum's response body.
+    ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
+        .layer(request_id::set_layer())
         .layer(
             // One info line per request, when it is answered: method, URI
             // and request id (from the span), status and latency. Failed
@@ -97,8 +119,7 @@ pub fn router(state: AppState) -> Router {
                 )
                 .on_failure(()),
         )
-        .layer(request_id::set_layer())
-        .with_state(state)
+        .service(routes)
 }
 
 /// `/`: the mystery shelf, as the notes' homepage.
@@ -138,6 +159,7 @@ async fn shelf(
         .as_ref()
         .and_then(|Extension(id)| id.header_value().to_str().ok());
     let books = state
+        .0
         .recommendations
         .recommend_with_request_id(id, selection.user, category, selection.max)
         .await?
@@ -227,6 +249,48 @@ mod tests {
         let headers = response.headers().clone();
         let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
         (status, headers, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// Keeps the target and level of every event, and nothing else.
+    #[derive(Clone, Default)]
+    struct Events(Arc<std::sync::Mutex<Vec<(String, Level)>>>);
+
+    impl tracing::Subscriber for Events {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            let metadata = event.metadata();
+            self.0
+                .lock()
+                .unwrap()
+                .push((metadata.target().to_owned(), *metadata.level()));
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[tokio::test]
+    async fn each_request_logs_one_access_line_with_the_access_log_target() {
+        // main.rs buffers the lines of this target.
+        let events = Events::default();
+        let _default = tracing::subscriber::set_default(events.clone());
+        let (status, _, _) = get("/healthz").await;
+        assert_eq!(status, StatusCode::OK);
+        let access: Vec<_> = events
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(target, _)| target == ACCESS_LOG_TARGET)
+            .cloned()
+            .collect();
+        assert_eq!(access, [(ACCESS_LOG_TARGET.to_owned(), Level::INFO)]);
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
+use axum::ServiceExt;
 use service_kit::BindError;
 use tokio::net::TcpListener;
 
@@ -102,7 +103,7 @@ impl Application {
     ) -> Result<(), StartupError> {
         tracing::info!(addr = %self.local_addr, "listening");
         let upkeep = tokio::spawn(self.state.metrics().keep_up());
-        let served = axum::serve(self.listener, router(self.state))
+        let served = axum::serve(self.listener, router(self.state).into_make_service())
             .with_graceful_shutdown(async {
                 shutdown.await;
                 tracing::info!("shutting down: finishing requests in flight");

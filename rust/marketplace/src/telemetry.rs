@@ -6,16 +6,21 @@
 //! Each marketplace records into its own recorder rather than the
 //! process-global one, so that several in one test process keep separate counts.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::hash::Hash;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
-use axum::middleware::Next;
+use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
-use metrics::Label;
+use metrics::{Counter, Histogram, Label};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use tonic::Code;
+use tower::{Layer, Service};
 
 /// HTTP requests answered, by `method`, `route` (the matched template, such
 /// as `/category/{slug}`) and `status`.
@@ -60,6 +65,26 @@ pub const RECOMMEND: GrpcMethod = GrpcMethod {
 #[derive(Clone)]
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
+    /// The handles of every series recorded so far, by their labels: looking
+    /// one up costs less than registering it again with the recorder.
+    http: Arc<Handles<(Method, String, u16)>>,
+    upstream: Arc<Handles<(&'static str, &'static str, Code)>>,
+}
+
+/// The duration histogram and the count of one series, by their labels.
+struct Handles<K>(Mutex<HashMap<K, (Histogram, Counter)>>);
+
+impl<K: Eq + Hash> Handles<K> {
+    fn new() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+
+    /// The handles of `key`, registered with `register` the first time.
+    fn get(&self, key: K, register: impl FnOnce() -> (Histogram, Counter)) -> (Histogram, Counter) {
+        // A panic while holding the lock leaves the map whole.
+        let mut handles = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        handles.entry(key).or_insert_with(register).clone()
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -84,6 +109,8 @@ impl Metrics {
             .build_recorder();
         let metrics = Self {
             recorder: Arc::new(recorder),
+            http: Arc::new(Handles::new()),
+            upstream: Arc::new(Handles::new()),
         };
         metrics.describe();
         metrics
@@ -110,34 +137,44 @@ impl Metrics {
     }
 
     /// An HTTP request to `route` was answered with `status` after `elapsed`.
-    pub fn http_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let (method, route) = (method.to_owned(), route.to_owned());
-        metrics::with_local_recorder(&*self.recorder, || {
-            metrics::histogram!(HTTP_DURATION, "method" => method.clone(), "route" => route.clone())
-                .record(elapsed);
-            metrics::counter!(
-                HTTP_REQUESTS,
-                "method" => method,
-                "route" => route,
-                "status" => status.to_string()
-            )
-            .increment(1);
+    pub fn http_request(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
+        let key = (method.clone(), route.to_owned(), status);
+        let (histogram, counter) = self.http.get(key, || {
+            let (method, route) = (method.to_string(), route.to_owned());
+            metrics::with_local_recorder(&*self.recorder, || {
+                (
+                    metrics::histogram!(HTTP_DURATION, "method" => method.clone(), "route" => route.clone()),
+                    metrics::counter!(
+                        HTTP_REQUESTS,
+                        "method" => method,
+                        "route" => route,
+                        "status" => status.to_string()
+                    ),
+                )
+            })
         });
+        histogram.record(elapsed);
+        counter.increment(1);
     }
 
     /// A call to `method` of the Recommendations service ended with `code` after `elapsed`.
     pub fn upstream_call(&self, method: GrpcMethod, code: Code, elapsed: Duration) {
-        let labels = [
-            ("grpc_service", method.service),
-            ("grpc_method", method.method),
-            ("grpc_type", "unary"),
-        ];
-        metrics::with_local_recorder(&*self.recorder, || {
-            metrics::histogram!(UPSTREAM_DURATION, &labels).record(elapsed);
-            let mut labels: Vec<Label> = labels.iter().map(Label::from).collect();
-            labels.push(Label::new("grpc_code", code_name(code)));
-            metrics::counter!(UPSTREAM_HANDLED, labels).increment(1);
+        let key = (method.service, method.method, code);
+        let (histogram, counter) = self.upstream.get(key, || {
+            let labels = [
+                ("grpc_service", method.service),
+                ("grpc_method", method.method),
+                ("grpc_type", "unary"),
+            ];
+            metrics::with_local_recorder(&*self.recorder, || {
+                let histogram = metrics::histogram!(UPSTREAM_DURATION, &labels);
+                let mut labels: Vec<Label> = labels.iter().map(Label::from).collect();
+                labels.push(Label::new("grpc_code", code_name(code)));
+                (histogram, metrics::counter!(UPSTREAM_HANDLED, labels))
+            })
         });
+        histogram.record(elapsed);
+        counter.increment(1);
     }
 
     /// The metrics in the Prometheus text format.
@@ -165,24 +202,71 @@ pub async fn render(State(metrics): State<Metrics>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], metrics.render())
 }
 
-/// Middleware counting and timing every request by its route template. It
-/// must be added with `Router::layer`, which runs it after routing, per route.
-pub async fn track_http(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
-        .to_owned();
-    let method = request.method().clone();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    metrics.http_request(
-        method.as_str(),
-        &route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
+/// Counts and times every request by its route template. It must be added
+/// with `Router::layer`, which runs it after routing, per route. A layer of
+/// its own rather than `axum::middleware::from_fn`, which boxes the rest of
+/// the route again for every request.
+#[derive(Debug, Clone)]
+pub struct TrackHttpLayer {
+    metrics: Metrics,
+}
+
+impl TrackHttpLayer {
+    /// Records into `metrics`.
+    #[must_use]
+    pub fn new(metrics: Metrics) -> Self {
+        Self { metrics }
+    }
+}
+
+impl<S> Layer<S> for TrackHttpLayer {
+    type Service = TrackHttp<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TrackHttp {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// The service [`TrackHttpLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct TrackHttp<S> {
+    inner: S,
+    metrics: Metrics,
+}
+
+impl<S> Service<Request> for TrackHttp<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let method = request.method().clone();
+        let metrics = self.metrics.clone();
+        let started = Instant::now();
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            metrics.http_request(
+                &method,
+                route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str),
+                response.status().as_u16(),
+                started.elapsed(),
+            );
+            Ok(response)
+        })
+    }
 }
 
 /// The code's name as go-grpc-prometheus spells the `grpc_code` label (`OK`,
@@ -228,9 +312,27 @@ mod tests {
     }
 
     #[test]
+    fn requests_add_up_in_their_series() {
+        let metrics = Metrics::new();
+        for status in [200, 200, 404] {
+            metrics.http_request(&Method::GET, "/", status, Duration::from_millis(1));
+        }
+        metrics.http_request(&Method::POST, "/", 200, Duration::from_millis(1));
+        let text = metrics.render();
+        for line in [
+            r#"http_requests_total{method="GET",route="/",status="200"} 2"#,
+            r#"http_requests_total{method="GET",route="/",status="404"} 1"#,
+            r#"http_requests_total{method="POST",route="/",status="200"} 1"#,
+            r#"http_request_duration_seconds_count{method="GET",route="/"} 3"#,
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+    }
+
+    #[test]
     fn separate_marketplaces_count_separately() {
         let (one, other) = (Metrics::new(), Metrics::new());
-        one.http_request("GET", "/", 200, Duration::from_millis(1));
+        one.http_request(&Method::GET, "/", 200, Duration::from_millis(1));
         assert!(one.render().contains("http_requests_total{"));
         assert!(!other.render().contains("http_requests_total{"));
     }

@@ -28,6 +28,13 @@ pub struct Config {
     #[arg(long, env = "RECOMMENDATIONS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Threads that run the server's tasks; by default, one per core this
+    /// process may use (CPU affinity and cgroup quotas count). With one,
+    /// tokio's current-thread scheduler runs everything on the main thread,
+    /// which costs the least CPU per call; scale out with more processes.
+    #[arg(long, env = "RECOMMENDATIONS_WORKER_THREADS", value_name = "N")]
+    pub worker_threads: Option<NonZeroUsize>,
+
     /// Serve TLS with this certificate chain (PEM); needs --tls-key. Without
     /// it, the server speaks plaintext HTTP/2 (and HTTP/1.1 for gRPC-Web);
     /// with it, TLS offers HTTP/2 only (ALPN h2), which browsers also use for gRPC-Web.
@@ -134,6 +141,7 @@ impl Config {
             listen,
             catalog: None,
             log_format: LogFormat::Text,
+            worker_threads: None,
             tls_cert: None,
             tls_key: None,
             client_ca: None,
@@ -222,6 +230,7 @@ mod tests {
             "--max-concurrent-streams",
             "--http2-keepalive-interval",
             "--http2-keepalive-timeout",
+            "--worker-threads",
         ] {
             assert!(
                 Config::try_parse_from(["recommendations", flag, "0"]).is_err(),

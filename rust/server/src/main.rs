@@ -5,9 +5,14 @@ use clap::Parser;
 use recommendations_server::observe::ACCESS_LOG_TARGET;
 use recommendations_server::{Application, Cli, Command};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<ExitCode> {
-    let Cli { command, config } = Cli::parse();
+fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    let runtime = service_kit::runtime(cli.config.worker_threads)
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(Cli { command, config }: Cli) -> anyhow::Result<ExitCode> {
     if let Some(Command::Healthcheck(args)) = command {
         // For container health checks: no logging set-up, one line, the exit status.
         return Ok(match args.check(config.listen).await {

@@ -7,6 +7,7 @@ use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 
 use crate::config::{DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_PAGE};
+use crate::observe::REQUEST_ID;
 
 /// The `Recommendations` service over a shared catalogue.
 #[derive(Debug, Clone)]
@@ -49,7 +50,7 @@ impl RecommendationService {
 #[tonic::async_trait]
 impl Recommendations for RecommendationService {
     // At debug level: a span per call at info would cost more than the
-    // answer; the call's `grpc` span already names it in every line.
+    // answer; the call's debug `grpc` span names it in every debug line.
     #[tracing::instrument(
         name = "recommend",
         level = "debug",
@@ -64,11 +65,12 @@ impl Recommendations for RecommendationService {
         &self,
         request: Request<RecommendationRequest>,
     ) -> Result<Response<RecommendationResponse>, Status> {
+        let (metadata, _, message) = request.into_parts();
         let RecommendationRequest {
             user_id,
             category,
             max_results,
-        } = request.into_inner();
+        } = message;
         tracing::debug!("received");
         // AIP-158: a page larger than the limit is served as the limit, so no
         // request costs more than `max_page` books. Negative values pass
@@ -105,7 +107,10 @@ impl Recommendations for RecommendationService {
             .await
             .map_err(|_| Status::internal("the selection was interrupted"))?
         }
-        .map_err(|error| status_for(&error))?;
+        .map_err(|error| {
+            let request_id = metadata.get(REQUEST_ID).and_then(|id| id.to_str().ok());
+            status_for(&error, request_id.unwrap_or("-"))
+        })?;
         tracing::debug!(returned = recommendations.len(), "answered");
         Ok(Response::new(RecommendationResponse { recommendations }))
     }
@@ -132,16 +137,17 @@ fn recommendations_for(
 }
 
 /// The one place core errors become gRPC statuses. Both are the caller's
-/// mistake, so the message says what to fix and nothing internal.
-fn status_for(error: &RecommendError) -> Status {
+/// mistake, so the message says what to fix and nothing internal. The log
+/// line names the call by its request id, as its access line does.
+fn status_for(error: &RecommendError, request_id: &str) -> Status {
     match error {
         RecommendError::UnknownCategory(unknown) => {
             // The notes' message goes to the caller; the log says which number.
-            tracing::info!(error = %unknown, "refused");
+            tracing::info!(request_id, error = %unknown, "refused");
             Status::not_found(error.to_string())
         }
         RecommendError::NegativeMaxResults(_) => {
-            tracing::info!(%error, "refused");
+            tracing::info!(request_id, %error, "refused");
             Status::invalid_argument(error.to_string())
         }
     }

@@ -8,6 +8,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use clap::ValueEnum;
@@ -16,8 +17,11 @@ use tracing::{Level, Metadata};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
+mod plain_text;
 #[cfg(feature = "testing")]
 pub mod testing;
+
+use plain_text::{PlainFields, PlainText};
 
 /// A listening address that could not be bound.
 #[derive(Debug, thiserror::Error)]
@@ -105,12 +109,18 @@ const LOG_BUFFER_BYTES: usize = 32 * 1024;
 
 fn install(format: LogFormat, writer: tracing_subscriber::fmt::writer::BoxMakeWriter) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::stderr().is_terminal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .with_ansi(std::io::stderr().is_terminal());
+        .with_ansi(ansi);
     match format {
-        LogFormat::Text => builder.init(),
+        LogFormat::Text if ansi => builder.init(),
+        // The same lines for less CPU: see plain_text.
+        LogFormat::Text => builder
+            .fmt_fields(PlainFields)
+            .event_format(PlainText::default())
+            .init(),
         LogFormat::Json => builder.json().init(),
     }
 }
@@ -209,6 +219,31 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     message
+}
+
+/// The tokio runtime a server runs on, with `worker_threads` workers, or by
+/// default as many as the cores this process may use
+/// ([`std::thread::available_parallelism`], which follows CPU affinity and
+/// cgroup CPU quotas, so a container limited to one CPU gets one).
+///
+/// One worker means tokio's current-thread scheduler: the connection tasks
+/// and the tasks of their calls take turns on one thread, so a connection
+/// writes the answers of every call that finished since its last turn in one
+/// system call, where a multi-thread runtime of one worker wakes the
+/// connection after each call (its LIFO slot) and writes them one by one.
+/// Blocking work still goes to tokio's blocking pool either way.
+pub fn runtime(worker_threads: Option<NonZeroUsize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let workers = worker_threads
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, NonZeroUsize::get);
+    let mut builder = if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(workers);
+        builder
+    };
+    builder.enable_all().build()
 }
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM (what process managers send).
@@ -318,6 +353,27 @@ mod tests {
         fn metadata(&self) -> &tracing::Metadata<'_> {
             unreachable!("not registered")
         }
+    }
+
+    #[test]
+    fn one_worker_is_the_current_thread_scheduler() {
+        use tokio::runtime::RuntimeFlavor;
+
+        let flavor = |workers: Option<usize>| {
+            super::runtime(workers.and_then(std::num::NonZeroUsize::new))
+                .unwrap()
+                .handle()
+                .runtime_flavor()
+        };
+        assert_eq!(flavor(Some(1)), RuntimeFlavor::CurrentThread);
+        assert_eq!(flavor(Some(3)), RuntimeFlavor::MultiThread);
+        let cores = std::thread::available_parallelism().unwrap().get();
+        let by_default = if cores == 1 {
+            RuntimeFlavor::CurrentThread
+        } else {
+            RuntimeFlavor::MultiThread
+        };
+        assert_eq!(flavor(None), by_default);
     }
 
     #[test]
