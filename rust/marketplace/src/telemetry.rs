@@ -22,8 +22,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use tonic::Code;
 use tower::{Layer, Service};
 
-/// HTTP requests answered, by `method`, `route` (the matched template, such
-/// as `/category/{slug}`) and `status`.
+/// HTTP requests answered, by `method` (`GET`, ..., or `_OTHER`), `route`
+/// (the matched template, such as `/category/{slug}`) and `status`.
 pub const HTTP_REQUESTS: &str = "http_requests_total";
 /// Time to answer an HTTP request, in seconds, by `method` and `route`.
 pub const HTTP_DURATION: &str = "http_request_duration_seconds";
@@ -36,6 +36,10 @@ pub const UPSTREAM_DURATION: &str = "grpc_client_handling_seconds";
 /// The `route` of a request that matched no route: one value, so that probes
 /// of random paths cannot grow the metrics without bound.
 const UNMATCHED_ROUTE: &str = "unmatched";
+/// The `method` of a request with a method outside the standard ones, as
+/// OpenTelemetry's `http.request.method` names it: one value, so that clients
+/// inventing methods cannot grow the metrics without bound.
+const OTHER_METHOD: &str = "_OTHER";
 /// Bucket bounds in seconds: Prometheus' defaults, as the server uses.
 const BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -67,7 +71,7 @@ pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
     /// The handles of every series recorded so far, by their labels: looking
     /// one up costs less than registering it again with the recorder.
-    http: Arc<Handles<(Method, String, u16)>>,
+    http: Arc<Handles<(&'static str, String, u16)>>,
     upstream: Arc<Handles<(&'static str, &'static str, Code)>>,
 }
 
@@ -138,12 +142,13 @@ impl Metrics {
 
     /// An HTTP request to `route` was answered with `status` after `elapsed`.
     pub fn http_request(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
-        let key = (method.clone(), route.to_owned(), status);
+        let method = method_label(method);
+        let key = (method, route.to_owned(), status);
         let (histogram, counter) = self.http.get(key, || {
-            let (method, route) = (method.to_string(), route.to_owned());
+            let route = route.to_owned();
             metrics::with_local_recorder(&*self.recorder, || {
                 (
-                    metrics::histogram!(HTTP_DURATION, "method" => method.clone(), "route" => route.clone()),
+                    metrics::histogram!(HTTP_DURATION, "method" => method, "route" => route.clone()),
                     metrics::counter!(
                         HTTP_REQUESTS,
                         "method" => method,
@@ -269,6 +274,23 @@ where
     }
 }
 
+/// The `method` label of `method`: its name for the standard methods, those
+/// `Method` has constants for, and [`OTHER_METHOD`] for any other.
+fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "CONNECT" => "CONNECT",
+        "OPTIONS" => "OPTIONS",
+        "TRACE" => "TRACE",
+        "PATCH" => "PATCH",
+        _ => OTHER_METHOD,
+    }
+}
+
 /// The code's name as go-grpc-prometheus spells the `grpc_code` label (`OK`,
 /// `Unavailable`, ...): tonic's names, but for `OK` and Go's `Canceled`.
 fn code_name(code: Code) -> String {
@@ -326,6 +348,29 @@ mod tests {
             r#"http_request_duration_seconds_count{method="GET",route="/"} 3"#,
         ] {
             assert!(text.contains(line), "{line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn invented_methods_share_one_series() {
+        let metrics = Metrics::new();
+        let invented = ["FOO1", "FOO2", "FOO3", "get"];
+        for name in invented {
+            let method = Method::from_bytes(name.as_bytes()).expect("a valid method token");
+            metrics.http_request(&method, "/", 405, Duration::from_millis(1));
+        }
+        metrics.http_request(&Method::PATCH, "/", 405, Duration::from_millis(1));
+        let text = metrics.render();
+        for line in [
+            r#"http_requests_total{method="_OTHER",route="/",status="405"} 4"#,
+            r#"http_requests_total{method="PATCH",route="/",status="405"} 1"#,
+            r#"http_request_duration_seconds_count{method="_OTHER",route="/"} 4"#,
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
+        }
+        for name in invented {
+            let label = format!(r#"method="{name}""#);
+            assert!(!text.contains(&label), "{label} in\n{text}");
         }
     }
 
