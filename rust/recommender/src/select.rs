@@ -54,20 +54,72 @@ impl SplitMix64 {
 #[must_use]
 pub(crate) fn sample_indices(seed: u64, n: u64, k: u64) -> Vec<u64> {
     let k = k.min(n);
+    let capacity = usize::try_from(k).unwrap_or(0);
+    // A page of a few books, the usual request, is cheaper to shuffle with a
+    // short list of swaps than with a hash map (SipHash on every lookup).
+    if k <= FEW_SWAPS {
+        shuffle(seed, n, k, &mut SwapList(Vec::with_capacity(capacity)))
+    } else {
+        shuffle(seed, n, k, &mut HashMap::with_capacity(capacity))
+    }
+}
+
+/// Pages up to this many books keep their swaps in a list searched linearly.
+const FEW_SWAPS: u64 = 32;
+
+/// The partial Fisher-Yates shuffle over `swaps`, which start empty.
+fn shuffle(seed: u64, n: u64, k: u64, swaps: &mut impl Swaps) -> Vec<u64> {
     let mut rng = SplitMix64::new(seed);
-    // Positions a swap has moved; every other position still holds itself.
-    let mut moved: HashMap<u64, u64> = HashMap::with_capacity(usize::try_from(k).unwrap_or(0));
     let mut picked = Vec::with_capacity(usize::try_from(k).unwrap_or(0));
     for i in 0..k {
         let j = i + rng.next_u64() % (n - i);
-        let at_i = moved.get(&i).copied().unwrap_or(i);
-        let at_j = moved.get(&j).copied().unwrap_or(j);
         // Position i is never read again, so only j needs to remember the swap.
-        moved.insert(j, at_i);
-        moved.remove(&i);
-        picked.push(at_j);
+        let at_i = swaps.take(i);
+        if j == i {
+            picked.push(at_i);
+        } else {
+            picked.push(swaps.replace(j, at_i));
+        }
     }
     picked
+}
+
+/// The positions a swap has moved, and what each now holds; every other
+/// position still holds itself.
+trait Swaps {
+    /// What `position` holds, forgetting it.
+    fn take(&mut self, position: u64) -> u64;
+    /// What `position` holds, and from now on it holds `holds`.
+    fn replace(&mut self, position: u64, holds: u64) -> u64;
+}
+
+impl Swaps for HashMap<u64, u64> {
+    fn take(&mut self, position: u64) -> u64 {
+        self.remove(&position).unwrap_or(position)
+    }
+
+    fn replace(&mut self, position: u64, holds: u64) -> u64 {
+        self.insert(position, holds).unwrap_or(position)
+    }
+}
+
+/// Swaps as (position, holds) pairs, for a few of them.
+struct SwapList(Vec<(u64, u64)>);
+
+impl Swaps for SwapList {
+    fn take(&mut self, position: u64) -> u64 {
+        let found = self.0.iter().position(|&(moved, _)| moved == position);
+        found.map_or(position, |at| self.0.swap_remove(at).1)
+    }
+
+    fn replace(&mut self, position: u64, holds: u64) -> u64 {
+        if let Some((_, held)) = self.0.iter_mut().find(|(moved, _)| *moved == position) {
+            std::mem::replace(held, holds)
+        } else {
+            self.0.push((position, holds));
+            position
+        }
+    }
 }
 
 #[cfg(test)]
@@ -118,6 +170,14 @@ mod tests {
             prop_assert_eq!(picked.len() as u64, k.min(n));
             prop_assert!(picked.iter().all(|&index| index < n));
             prop_assert_eq!(picked.iter().collect::<HashSet<_>>().len(), picked.len());
+        }
+
+        #[test]
+        fn the_list_and_the_hash_map_of_swaps_pick_alike(seed: u64, n in 0u64..300, k in 0u64..100) {
+            let k = k.min(n);
+            let listed = shuffle(seed, n, k, &mut SwapList(Vec::new()));
+            let hashed = shuffle(seed, n, k, &mut HashMap::new());
+            prop_assert_eq!(listed, hashed);
         }
 
         #[test]
