@@ -306,6 +306,41 @@ def _ratio_target(
     return Target(name, summary.median if summary else None, limit, direction, "x", detail)
 
 
+@dataclass(frozen=True)
+class CpuFloor:
+    """What the CPU targets are up against at one concurrency.
+
+    The floor is the no-logic server on the runtime our server ships with:
+    what a server on tonic's transport, configured as ours is, costs per call
+    on the machine with nothing of its own to do. Its ratio to the default
+    no-logic server is about the lowest the targets' ratio can reach without
+    a cheaper transport.
+    """
+
+    concurrency: int
+    # Per-round ratios, summarised: the floor / the default no-logic server.
+    floor_to_yardstick: Spread | None
+    # Ours / the floor: what our middleware and logic add to the transport.
+    ours_to_floor: Spread | None
+
+
+def cpu_floor(results: dict[str, Any]) -> list[CpuFloor]:
+    """The floor under the CPU targets, at the concurrencies both targets use."""
+    rounds, grpc = results["settings"]["rounds"], results["grpc"]
+
+    def cpu(server: str, concurrency: int) -> list[float | None]:
+        return per_round(grpc, "cpu_us_per_call", rounds, server=server, concurrency=concurrency)
+
+    return [
+        CpuFloor(
+            concurrency,
+            spread(ratios(cpu("empty-tuned", concurrency), cpu("empty", concurrency))),
+            spread(ratios(cpu("ours", concurrency), cpu("empty-tuned", concurrency))),
+        )
+        for concurrency in (16, 64)
+    ]
+
+
 def targets(results: dict[str, Any]) -> list[Target]:
     """The issue's targets, as the run measured them (ratios taken within each round)."""
     rounds = results["settings"]["rounds"]

@@ -16,7 +16,13 @@ from bench.analysis import per_round, spread
 from bench.report import SERVER_LABELS, stack_label
 
 OURS, OTHERS = "#c2410c", "#64748b"
-COLOURS = {"ours": OURS, "empty": "#0f766e", "notes": "#6366f1", "notes-aio": "#a855f7"}
+COLOURS = {
+    "ours": OURS,
+    "empty": "#0f766e",
+    "empty-tuned": "#5eead4",
+    "notes": "#6366f1",
+    "notes-aio": "#a855f7",
+}
 
 
 def _summary(values: list[float | None]) -> tuple[float, float, float]:

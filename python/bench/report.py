@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bench.analysis import Spread, Target, per_round, spread
+from bench.analysis import CpuFloor, Spread, Target, per_round, spread
 
 SERVER_LABELS = {
     "ours": "ours (Rust, as shipped)",
     "notes": "notes' Python (grpcio, ThreadPoolExecutor(10))",
     "notes-aio": "notes' servicer on grpc.aio",
     "empty": "no-logic tonic server",
+    "empty-tuned": "no-logic tonic server, our runtime",
 }
 FRONT_END_LABELS = {"axum": "axum", "flask": "Flask dev server", "gunicorn": "gunicorn 2x4"}
 # A cell with nothing measured.
@@ -62,7 +63,36 @@ def targets_table(targets: Sequence[Target]) -> str:
     return _table(["target", "measured", "limit", "verdict", "the numbers (medians)"], rows, 5)
 
 
-def markdown(results: dict[str, Any], targets: Sequence[Target]) -> str:
+def floor_section(floors: Sequence[CpuFloor]) -> str:
+    """What bounds the CPU targets: the no-logic server on our runtime."""
+    rows = [
+        [
+            str(floor.concurrency),
+            NONE if floor.floor_to_yardstick is None else floor.floor_to_yardstick.format(2),
+            NONE if floor.ours_to_floor is None else floor.ours_to_floor.format(2),
+        ]
+        for floor in floors
+        if floor.floor_to_yardstick is not None or floor.ours_to_floor is not None
+    ]
+    if not rows:
+        return ""
+    return "\n".join(
+        [
+            "### What bounds the CPU targets\n",
+            "The no-logic server again, on the runtime our server ships with "
+            "(`empty-server-tuned`): what a server on tonic's transport, configured as "
+            "ours is, costs here with nothing of its own to do. Its ratio to the default "
+            "no-logic server is about as low as the targets' ratio can go without a "
+            "cheaper transport; ours over it is what our middleware and logic add.\n",
+            _table(["c", "floor / no-logic tonic", "ours / floor"], rows),
+            "",
+        ]
+    )
+
+
+def markdown(
+    results: dict[str, Any], targets: Sequence[Target], floors: Sequence[CpuFloor] = ()
+) -> str:
     machine, settings = results["machine"], results["settings"]
     rounds = settings["rounds"]
     out: list[str] = []
@@ -103,6 +133,8 @@ def markdown(results: dict[str, Any], targets: Sequence[Target]) -> str:
     add(f"## Targets: {passed} of {len(targets)} met\n")
     add(targets_table(targets))
     add("")
+    if section := floor_section(floors):
+        add(section)
 
     grpc = results["grpc"]
     if grpc:

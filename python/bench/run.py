@@ -10,7 +10,8 @@ report gives the median of the rounds with their lowest and highest.
   keeps concurrency 1, 16 and 64 calls in flight over a few HTTP/2
   connections, against our server as it ships (metrics, request ids, the access
   log to a file), the notes' Python server, the same servicer under grpc.aio
-  (aio_server.py) and a no-logic tonic server (rust/bench/empty-server).
+  (aio_server.py) and a no-logic tonic server (rust/bench/empty-server), with
+  tonic's and tokio's defaults and again on our runtime.
   The server's CPU time per call comes from /proc/PID/stat over the measured
   window. h2load cross-checks one configuration.
 - Homepage `GET /` with wrk: the axum marketplace on our server; the notes'
@@ -65,6 +66,7 @@ def _binary(variable: str, name: str) -> Path:
 RECOMMENDATIONS_BIN = _binary("RECOMMENDATIONS_BIN", "recommendations")
 MARKETPLACE_BIN = _binary("MARKETPLACE_BIN", "marketplace")
 EMPTY_SERVER_BIN = _binary("EMPTY_SERVER_BIN", "empty-server")
+EMPTY_SERVER_TUNED_BIN = _binary("EMPTY_SERVER_TUNED_BIN", "empty-server-tuned")
 LOADGEN_BIN = _binary("LOADGEN_BIN", "loadgen")
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
@@ -339,6 +341,12 @@ SERVERS = {
         "empty",
         "no-logic tonic server",
         lambda address: [EMPTY_SERVER_BIN, "--listen", address],
+    ),
+    # Not a target's yardstick: the floor under our server's cost (see analysis.cpu_floor).
+    "empty-tuned": Server(
+        "empty-tuned",
+        "no-logic tonic server, our runtime",
+        lambda address: [EMPTY_SERVER_TUNED_BIN, "--listen", address],
     ),
 }
 
@@ -719,7 +727,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     sections = args.only or list(SECTIONS)
-    for binary in (RECOMMENDATIONS_BIN, MARKETPLACE_BIN, EMPTY_SERVER_BIN, LOADGEN_BIN):
+    for binary in (
+        RECOMMENDATIONS_BIN,
+        MARKETPLACE_BIN,
+        EMPTY_SERVER_BIN,
+        EMPTY_SERVER_TUNED_BIN,
+        LOADGEN_BIN,
+    ):
         if not binary.exists():
             parser.error(f"{binary} is missing: `just bench` builds it")
     for tool in ("wrk", "h2load"):
@@ -770,10 +784,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     targets = analysis.targets(results)
     results["targets"] = [{**asdict(t), "passed": t.passed} for t in targets]
+    floors = analysis.cpu_floor(results)
+    results["cpu_floor"] = [asdict(floor) for floor in floors]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     chart.draw(results, args.out / "chart.png")
-    markdown = report.markdown(results, targets)
+    markdown = report.markdown(results, targets, floors)
     (args.out / "report.md").write_text(markdown)
     print()
     print(markdown)

@@ -180,7 +180,11 @@ def results(**overrides: object) -> dict:
     """The results of a two-round run in which every target is met, with `overrides`."""
     grpc = []
     for round_number in range(2):
-        for server, cpu, p99 in (("ours", 5.0, 90.0), ("empty", 10.0, 100.0)):
+        for server, cpu, p99 in (
+            ("ours", 5.0, 90.0),
+            ("empty", 10.0, 100.0),
+            ("empty-tuned", 4.0, 80.0),
+        ):
             for concurrency in (16, 64):
                 grpc.append(
                     {
@@ -267,6 +271,30 @@ def test_our_cpu_per_call_above_six_tenths_of_the_empty_servers_fails() -> None:
     got = verdicts(found)
     assert not got["server CPU per call, c=16: ours / no-logic tonic"]
     assert got["server CPU per call, c=64: ours / no-logic tonic"]
+
+
+def test_the_floor_is_the_tuned_no_logic_server_against_the_default_and_against_ours() -> None:
+    found = results()
+    # Round 1: the floor costs 8 µs at c=64, twice round 0's.
+    for row in found["grpc"]:
+        if (row["round"], row["server"], row["concurrency"]) == (1, "empty-tuned", 64):
+            row["cpu_us_per_call"] = 8.0
+    floors = {floor.concurrency: floor for floor in analysis.cpu_floor(found)}
+    assert list(floors) == [16, 64]
+    assert floors[16].floor_to_yardstick == Spread(0.4, 0.4, 0.4)
+    assert floors[16].ours_to_floor == Spread(1.25, 1.25, 1.25)
+    # Ratios within each round: 4/10 and 8/10; 5/4 and 5/8.
+    assert floors[64].floor_to_yardstick == Spread(pytest.approx(0.6), 0.4, 0.8)
+    assert floors[64].ours_to_floor == Spread(pytest.approx(0.9375), 0.625, 1.25)
+
+
+def test_a_run_without_the_floor_server_has_no_floor() -> None:
+    found = results()
+    found["grpc"] = [row for row in found["grpc"] if row["server"] != "empty-tuned"]
+    assert all(
+        (floor.floor_to_yardstick, floor.ours_to_floor) == (None, None)
+        for floor in analysis.cpu_floor(found)
+    )
 
 
 def test_a_single_error_anywhere_fails_the_errors_target() -> None:

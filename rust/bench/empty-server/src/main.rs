@@ -1,72 +1,18 @@
-//! The yardstick of `just bench`: what a tonic server costs with no logic of
-//! its own. It serves the `Recommendations` contract with tokio's and tonic's
-//! defaults (`#[tokio::main]`, an untouched `Server::builder()`, no layers, no
-//! logging) by answering every call with one pre-built response of three
-//! books, so that any cost beyond it is ours.
+//! `empty-server`: the no-logic yardstick with tokio's and tonic's defaults
+//! (see the library's documentation).
 
-use std::net::SocketAddr;
-
-use anyhow::Context;
 use clap::Parser;
-use recommendations_proto::recommendations_server::{Recommendations, RecommendationsServer};
-use recommendations_proto::{BookRecommendation, RecommendationRequest, RecommendationResponse};
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
-use tonic::{Request, Response, Status};
+use empty_server::Args;
 
-/// A no-logic Recommendations server: the same three books for every call.
 #[derive(Debug, Parser)]
 #[command(name = "empty-server")]
-struct Args {
-    /// Address to listen on; port 0 picks a free port. The bound address is
-    /// printed on standard error as `listening addr=ADDR`, as the
-    /// `recommendations` server logs it.
-    #[arg(long, default_value = "127.0.0.1:50052")]
-    listen: SocketAddr,
-}
-
-/// Answers every call with a clone of `answer`.
-#[derive(Debug)]
-struct Canned {
-    answer: RecommendationResponse,
-}
-
-#[tonic::async_trait]
-impl Recommendations for Canned {
-    async fn recommend(
-        &self,
-        _request: Request<RecommendationRequest>,
-    ) -> Result<Response<RecommendationResponse>, Status> {
-        Ok(Response::new(self.answer.clone()))
-    }
+struct Cli {
+    #[command(flatten)]
+    args: Args,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Args { listen } = Args::parse();
-    let answer = RecommendationResponse {
-        recommendations: [
-            (1, "The Maltese Falcon"),
-            (2, "Murder on the Orient Express"),
-            (3, "The Hound of the Baskervilles"),
-        ]
-        .into_iter()
-        .map(|(id, title)| BookRecommendation {
-            id,
-            title: title.to_owned(),
-        })
-        .collect(),
-    };
-    // Bound here rather than by `Server::serve`, so that port 0 can be
-    // reported; TCP_NODELAY as `Server::serve` sets it by default.
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let addr = listener.local_addr()?;
-    eprintln!("listening addr={addr}");
-    Server::builder()
-        .add_service(RecommendationsServer::new(Canned { answer }))
-        .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)))
-        .await?;
-    Ok(())
+    let Cli { args } = Cli::parse();
+    empty_server::serve(args.listen).await
 }

@@ -1,0 +1,21 @@
+//! `empty-server-tuned`: the no-logic server on the runtime the
+//! `recommendations` server ships with (see the library's documentation).
+
+use anyhow::Context;
+use clap::Parser;
+use empty_server::Args;
+
+#[derive(Debug, Parser)]
+#[command(name = "empty-server-tuned")]
+struct Cli {
+    #[command(flatten)]
+    args: Args,
+}
+
+fn main() -> anyhow::Result<()> {
+    let Cli { args } = Cli::parse();
+    // The runtime `recommendations` starts with no --worker-threads: one
+    // worker per usable core, the current-thread scheduler on one.
+    let runtime = service_kit::runtime(None).context("cannot start the async runtime")?;
+    runtime.block_on(empty_server::serve(args.listen))
+}
