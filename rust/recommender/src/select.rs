@@ -157,6 +157,36 @@ mod tests {
     }
 
     #[test]
+    fn the_picks_are_those_of_the_specification() {
+        // Computed with the first implementation, one hash map of swaps for
+        // every page: the list of swaps for short pages must not change them.
+        assert_eq!(sample_indices(seed(1, 1), 3, 3), [1, 2, 0]);
+        assert_eq!(
+            sample_indices(seed(7, 2), 10, 10),
+            [5, 1, 8, 7, 6, 9, 4, 3, 0, 2]
+        );
+        assert_eq!(
+            sample_indices(42, 40, 40),
+            [
+                13, 2, 6, 1, 38, 37, 5, 9, 29, 31, 27, 4, 34, 32, 22, 20, 21, 36, 33, 25, 0, 10, 3,
+                14, 24, 19, 16, 30, 35, 39, 7, 28, 23, 17, 26, 11, 15, 8, 12, 18
+            ]
+        );
+        assert_eq!(
+            sample_indices(seed(-5, 3), 1 << 40, 4),
+            [
+                342_487_861_609,
+                840_671_169_277,
+                410_317_151_504,
+                864_219_910_288
+            ]
+        );
+        let long = sample_indices(9, 100_000, 1000);
+        assert_eq!(long[..5], [32228, 35033, 87760, 91479, 67041]);
+        assert_eq!(long.iter().sum::<u64>(), 50_386_639);
+    }
+
+    #[test]
     fn sampling_everything_is_a_permutation() {
         let mut picked = sample_indices(42, 50, 50);
         picked.sort_unstable();
