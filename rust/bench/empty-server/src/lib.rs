@@ -14,15 +14,14 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use clap::Parser;
 use recommendations_proto::recommendations_server::{Recommendations, RecommendationsServer};
 use recommendations_proto::{BookRecommendation, RecommendationRequest, RecommendationResponse};
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
-/// A no-logic Recommendations server: the same three books for every call.
-#[derive(Debug, Parser)]
+/// The command line both binaries share.
+#[derive(Debug, clap::Args)]
 pub struct Args {
     /// Address to listen on; port 0 picks a free port. The bound address is
     /// printed on standard error as `listening addr=ADDR`, as the

@@ -4,6 +4,8 @@
 use clap::Parser;
 use empty_server::Args;
 
+/// A no-logic Recommendations server with tokio's and tonic's defaults: the
+/// same three books for every call.
 #[derive(Debug, Parser)]
 #[command(name = "empty-server")]
 struct Cli {

@@ -5,6 +5,8 @@ use anyhow::Context;
 use clap::Parser;
 use empty_server::Args;
 
+/// A no-logic Recommendations server on the runtime `recommendations` ships
+/// with: the same three books for every call.
 #[derive(Debug, Parser)]
 #[command(name = "empty-server-tuned")]
 struct Cli {
