@@ -66,6 +66,32 @@ def busy_fraction(start: CpuTicks, end: CpuTicks, seconds: float, ticks_per_seco
     return cpu_seconds(start, end, ticks_per_second) / seconds
 
 
+def machine_ticks(proc_stat: str) -> tuple[int, int]:
+    """(steal, all) clock ticks of the whole machine, from `/proc/stat`'s `cpu` line.
+
+    Steal is the time the hypervisor ran someone else while this machine's
+    CPUs wanted to run: on a shared virtual machine, the noise under every
+    figure of a run. `all` adds user, nice, system, idle, iowait, irq, softirq
+    and steal (guest time is already counted in user).
+    """
+    for line in proc_stat.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "cpu":
+            if len(fields) < 9:
+                raise ValueError(f"a /proc/stat cpu line too short: {line!r}")
+            ticks = [int(field) for field in fields[1:9]]
+            return ticks[7], sum(ticks)
+    raise ValueError("no cpu line in /proc/stat")
+
+
+def steal_fraction(start: tuple[int, int], end: tuple[int, int]) -> float | None:
+    """The share of the machine's CPU time stolen between two `machine_ticks` samples."""
+    spent = end[1] - start[1]
+    if spent <= 0:
+        return None
+    return (end[0] - start[0]) / spent
+
+
 @dataclass(frozen=True)
 class Spread:
     """The median of the rounds, and their lowest and highest."""

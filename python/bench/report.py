@@ -63,6 +63,16 @@ def targets_table(targets: Sequence[Target]) -> str:
     return _table(["target", "measured", "limit", "verdict", "the numbers (medians)"], rows, 5)
 
 
+def _steal(fraction: float | None) -> str:
+    if fraction is None:
+        return NONE
+    return (
+        f"{fraction * 100:.1f} % of the machine's CPU time during the run (steal in "
+        "`/proc/stat`: the hypervisor ran something else while this machine wanted "
+        "the CPU); the more, the noisier the figures"
+    )
+
+
 def floor_section(floors: Sequence[CpuFloor]) -> str:
     """What bounds the CPU targets: the no-logic server on our runtime."""
     rows = [
@@ -124,6 +134,7 @@ def markdown(
                     f"{settings['server_cpu']}, load to core {settings['load_cpu']}",
                 ],
                 ["run time", f"{results.get('bench_seconds', 0) / 60:.1f} min (builds aside)"],
+                ["CPU steal", _steal(results.get("steal_fraction"))],
             ],
             2,
         )

@@ -745,6 +745,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.sched_setaffinity(0, {settings.load_cpu})
 
     started_at = time.monotonic()
+    ticks_at_start = analysis.machine_ticks(Path("/proc/stat").read_text())
     results: dict[str, Any] = {
         "machine": machine(),
         "settings": asdict(settings),
@@ -779,6 +780,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "inprocess" in sections:
             section_inprocess(settings, logs, results)
     results["bench_seconds"] = time.monotonic() - started_at
+    results["steal_fraction"] = analysis.steal_fraction(
+        ticks_at_start, analysis.machine_ticks(Path("/proc/stat").read_text())
+    )
 
     from bench import chart, report
 

@@ -170,6 +170,19 @@ def test_memory_comes_from_proc_status_in_kib() -> None:
         analysis.proc_status_kib(status, "VmSwap")
 
 
+def test_steal_is_the_stolen_share_of_all_the_machines_cpu_time() -> None:
+    stat = "cpu  100 5 40 800 10 0 5 40 7 0\ncpu0 50 2 20 400 5 0 2 20 3 0\nintr 12345\n"
+    # user nice system idle iowait irq softirq steal: guest (7) is already in user.
+    assert analysis.machine_ticks(stat) == (40, 1000)
+    later = (40 + 30, 1000 + 600)
+    assert analysis.steal_fraction((40, 1000), later) == pytest.approx(0.05)
+    assert analysis.steal_fraction((40, 1000), (40, 1000)) is None
+    with pytest.raises(ValueError, match="no cpu line"):
+        analysis.machine_ticks("intr 1\n")
+    with pytest.raises(ValueError, match="too short"):
+        analysis.machine_ticks("cpu  1 2 3\n")
+
+
 def test_a_bench_catalogue_spreads_its_books_over_the_three_categories() -> None:
     books = json.loads(analysis.catalogue_json(9))["books"]
     assert [book["id"] for book in books] == list(range(1, 10))
