@@ -332,6 +332,10 @@ def _ratio_target(
     return Target(name, summary.median if summary else None, limit, direction, "x", detail)
 
 
+# The concurrencies the CPU-per-call targets are set at.
+CPU_TARGET_CONCURRENCIES = (16, 64)
+
+
 @dataclass(frozen=True)
 class CpuFloor:
     """What the CPU targets are up against at one concurrency.
@@ -363,7 +367,7 @@ def cpu_floor(results: dict[str, Any]) -> list[CpuFloor]:
             spread(ratios(cpu("empty-tuned", concurrency), cpu("empty", concurrency))),
             spread(ratios(cpu("ours", concurrency), cpu("empty-tuned", concurrency))),
         )
-        for concurrency in (16, 64)
+        for concurrency in CPU_TARGET_CONCURRENCIES
     ]
 
 
@@ -377,7 +381,7 @@ def targets(results: dict[str, Any]) -> list[Target]:
     def grpc_figure(field: str, server: str, concurrency: int) -> list[float | None]:
         return per_round(grpc, field, rounds, server=server, concurrency=concurrency)
 
-    for concurrency in (16, 64):
+    for concurrency in CPU_TARGET_CONCURRENCIES:
         found.append(
             _ratio_target(
                 f"server CPU per call, c={concurrency}: ours / no-logic tonic",
