@@ -9,6 +9,14 @@ use clap::Parser;
 use marketplace::routes::ACCESS_LOG_TARGET;
 use marketplace::{Application, Cli, Command};
 
+/// A page's allocations (the template context, the HTML, the request's and
+/// the gRPC call's buffers) cost about 12% fewer instructions a page in all
+/// under mimalloc than under glibc's malloc, measured with callgrind. The
+/// Recommendations server keeps glibc's: its target for peak RSS under load
+/// is twice its idle RSS, and mimalloc's retained pages go past it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let runtime = service_kit::runtime(cli.config.worker_threads)
