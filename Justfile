@@ -114,7 +114,7 @@ wheel: _venv
 stubtest: _wheel-installed
     cd python && {{ venv }}/bin/python -m mypy.stubtest bookstore_recommender
 
-# Measure side by side (never part of `just test`): gRPC load on our server, the notes' Python server (grpcio and grpc.aio) and a no-logic tonic server; the homepages with wrk; start-up, memory, catalogue scale, the wheel. Writes docs/bench/ (report.md, results.json, chart.png). BENCH_ROUNDS (3), BENCH_SECONDS (5) and BENCH_WARMUP (1) set its length.
+# Measure side by side (never part of `just test`): gRPC load on our server, the notes' Python server (grpcio and grpc.aio) and a no-logic tonic server; the homepages with wrk; start-up, memory, catalogue scale, the wheel. Writes docs/bench/ (report.md, results.json, chart.png). BENCH_ROUNDS (3; 5 for the homepage), BENCH_SECONDS (5) and BENCH_WARMUP (1) set its length.
 bench: _bench-tools _release-bins _wheel-installed
     cd python && RECOMMENDATIONS_BIN={{ root }}/target/release/recommendations \
         {{ venv }}/bin/python bench/run.py

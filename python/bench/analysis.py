@@ -295,11 +295,11 @@ def catalogue_json(books: int) -> str:
     return f'{{"books":[{entries}]}}'
 
 
-def per_round(
-    rows: Sequence[dict[str, Any]], field: str, rounds: int, **match: object
-) -> list[float | None]:
-    """`field` of the row matching `match` in each round (None where a round has none)."""
-    values: list[float | None] = [None] * rounds
+def per_round(rows: Sequence[dict[str, Any]], field: str, **match: object) -> list[float | None]:
+    """`field` of the row matching `match` in each round of `rows` (None where a round
+    has none). The rows of one section give its rounds, so that the figures of one
+    section always pair up round by round, however many rounds each section ran."""
+    values: list[float | None] = [None] * (1 + max((row["round"] for row in rows), default=-1))
     for row in rows:
         if all(row.get(key) == value for key, value in match.items()):
             values[row["round"]] = row.get(field)
@@ -356,10 +356,10 @@ class CpuFloor:
 
 def cpu_floor(results: dict[str, Any]) -> list[CpuFloor]:
     """The floor under the CPU targets, at the concurrencies both targets use."""
-    rounds, grpc = results["settings"]["rounds"], results["grpc"]
+    grpc = results["grpc"]
 
     def cpu(server: str, concurrency: int) -> list[float | None]:
-        return per_round(grpc, "cpu_us_per_call", rounds, server=server, concurrency=concurrency)
+        return per_round(grpc, "cpu_us_per_call", server=server, concurrency=concurrency)
 
     return [
         CpuFloor(
@@ -373,13 +373,12 @@ def cpu_floor(results: dict[str, Any]) -> list[CpuFloor]:
 
 def targets(results: dict[str, Any]) -> list[Target]:
     """The issue's targets, as the run measured them (ratios taken within each round)."""
-    rounds = results["settings"]["rounds"]
     grpc, servers = results["grpc"], results["servers"]
     homepage, scale = results["homepage"], results["scale"]
     found: list[Target] = []
 
     def grpc_figure(field: str, server: str, concurrency: int) -> list[float | None]:
-        return per_round(grpc, field, rounds, server=server, concurrency=concurrency)
+        return per_round(grpc, field, server=server, concurrency=concurrency)
 
     for concurrency in CPU_TARGET_CONCURRENCIES:
         found.append(
@@ -422,7 +421,7 @@ def targets(results: dict[str, Any]) -> list[Target]:
     )
 
     def pages(stack: str) -> list[float | None]:
-        return per_round(homepage, "pages_per_second", rounds, stack=stack)
+        return per_round(homepage, "pages_per_second", stack=stack)
 
     found.append(
         _ratio_target(
@@ -450,7 +449,7 @@ def targets(results: dict[str, Any]) -> list[Target]:
     )
 
     def ours(field: str) -> list[float | None]:
-        return per_round(servers, field, rounds, server="ours")
+        return per_round(servers, field, server="ours")
 
     startup, idle = spread(ours("startup_ms")), spread(ours("idle_rss_mib"))
     found.append(
@@ -490,7 +489,7 @@ def targets(results: dict[str, Any]) -> list[Target]:
         smallest, largest = sizes[0], sizes[-1]
 
         def at(books: int, field: str) -> list[float | None]:
-            return per_round(scale, field, rounds, books=books)
+            return per_round(scale, field, books=books)
 
         hostile = spread(at(largest, "hostile_peak_mib"))
         loaded_small, loaded_large = (

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
 from bench.analysis import per_round, spread
-from bench.report import SERVER_LABELS, stack_label
+from bench.report import SERVER_LABELS, rounds_text, stack_label
 
 OURS, OTHERS = "#c2410c", "#64748b"
 COLOURS = {
@@ -45,7 +45,7 @@ def _grpc(
     def label(value: float) -> str:
         return f"{value / 1000:.1f}k" if value >= 1000 else f"{value:.3g}"
 
-    grpc, rounds = results["grpc"], results["settings"]["rounds"]
+    grpc = results["grpc"]
     concurrencies = results["settings"]["concurrencies"]
     servers = [key for key in SERVER_LABELS if any(row["server"] == key for row in grpc)]
     if not servers:
@@ -55,7 +55,7 @@ def _grpc(
     for index, server in enumerate(servers):
         medians, lows, highs = zip(
             *(
-                _summary(per_round(grpc, field, rounds, server=server, concurrency=c))
+                _summary(per_round(grpc, field, server=server, concurrency=c))
                 for c in concurrencies
             ),
             strict=True,
@@ -79,17 +79,14 @@ def _grpc(
 
 
 def _homepage(axes: Axes, results: dict[str, Any]) -> None:
-    homepage, rounds = results["homepage"], results["settings"]["rounds"]
+    homepage = results["homepage"]
     title = "Homepage GET /: pages per second (higher is better)"
     stacks = list(dict.fromkeys(row["stack"] for row in homepage))
     if not stacks:
         _empty(axes, title)
         return
     medians, lows, highs = zip(
-        *(
-            _summary(per_round(homepage, "pages_per_second", rounds, stack=stack))
-            for stack in stacks
-        ),
+        *(_summary(per_round(homepage, "pages_per_second", stack=stack)) for stack in stacks),
         strict=True,
     )
     colours = [OURS if stack.startswith("axum") else OTHERS for stack in stacks]
@@ -102,14 +99,14 @@ def _homepage(axes: Axes, results: dict[str, Any]) -> None:
 
 
 def _scale(axes: Axes, results: dict[str, Any]) -> None:
-    scale, rounds = results["scale"], results["settings"]["rounds"]
+    scale = results["scale"]
     title = "Ours: server CPU per call as the catalogue grows"
     sizes = sorted({row["books"] for row in scale})
     if not sizes:
         _empty(axes, title)
         return
     medians, lows, highs = zip(
-        *(_summary(per_round(scale, "cpu_us_per_call", rounds, books=b)) for b in sizes),
+        *(_summary(per_round(scale, "cpu_us_per_call", books=b)) for b in sizes),
         strict=True,
     )
     axes.errorbar(sizes, medians, yerr=[lows, highs], marker="o", color=OURS, capsize=3)
@@ -148,7 +145,7 @@ def draw(results: dict[str, Any], path: Path) -> None:
     machine, settings = results["machine"], results["settings"]
     figure.suptitle(
         f"just bench: {machine['cpu']}, {machine['cores']} cores; server on one core, load on "
-        f"the other; medians of {settings['rounds']} round(s), whiskers from lowest to highest",
+        f"the other; medians of {rounds_text(settings)}, whiskers from lowest to highest",
         fontsize=11,
     )
     figure.savefig(path, dpi=110)

@@ -100,17 +100,26 @@ def floor_section(floors: Sequence[CpuFloor]) -> str:
     )
 
 
+def rounds_text(settings: dict[str, Any]) -> str:
+    """`3 rounds`, or `3 rounds (5 for the homepage)`: runs before the homepage had
+    rounds of its own recorded only one count."""
+    rounds = settings["rounds"]
+    homepage = settings.get("homepage_rounds", rounds)
+    text = f"{rounds} round{'s' if rounds != 1 else ''}"
+    return text if homepage == rounds else f"{text} ({homepage} for the homepage)"
+
+
 def markdown(
     results: dict[str, Any], targets: Sequence[Target], floors: Sequence[CpuFloor] = ()
 ) -> str:
     machine, settings = results["machine"], results["settings"]
-    rounds = settings["rounds"]
+    rounds = rounds_text(settings)
     out: list[str] = []
     add = out.append
     add("# `just bench`: the bookstore side by side\n")
     add(
         "Written by `just bench` (`python/bench/run.py`). Every figure is the median of "
-        f"{rounds} round{'s' if rounds != 1 else ''} with the lowest and highest round in "
+        f"{rounds} with the lowest and highest round in "
         "brackets; ratios are taken within each round, then summarised. Absolute numbers "
         "depend on the machine: the ratios, measured in the same run, are the point.\n"
     )
@@ -128,7 +137,7 @@ def markdown(
                 ["date", machine["date"]],
                 [
                     "settings",
-                    f"{rounds} round{'s' if rounds != 1 else ''}, {settings['seconds']:g} s "
+                    f"{rounds}, {settings['seconds']:g} s "
                     "measured after "
                     f"{settings['warmup']:g} s of warm-up a point; servers pinned to core "
                     f"{settings['server_cpu']}, load to core {settings['load_cpu']}",
@@ -164,7 +173,7 @@ def markdown(
             for concurrency in settings["concurrencies"]:
 
                 def figure(name: str, server: str = server, c: int = concurrency) -> list:
-                    return per_round(grpc, name, rounds, server=server, concurrency=c)
+                    return per_round(grpc, name, server=server, concurrency=c)
 
                 if not any(value is not None for value in figure("calls")):
                     continue
@@ -212,10 +221,10 @@ def markdown(
         for server in ("ours", "empty"):
 
             def h2fig(name: str, server: str = server) -> list:
-                return per_round(h2, name, rounds, server=server)
+                return per_round(h2, name, server=server)
 
             def ours(name: str, server: str = server) -> list:
-                return per_round(grpc, name, rounds, server=server, concurrency=c)
+                return per_round(grpc, name, server=server, concurrency=c)
 
             if not any(value is not None for value in h2fig("calls")):
                 continue
@@ -258,7 +267,7 @@ def markdown(
         for stack in dict.fromkeys(row["stack"] for row in homepage):
 
             def page(name: str, stack: str = stack) -> list:
-                return per_round(homepage, name, rounds, stack=stack)
+                return per_round(homepage, name, stack=stack)
 
             rows.append(
                 [
@@ -294,7 +303,7 @@ def markdown(
         for server in SERVER_LABELS:
 
             def mem(name: str, server: str = server) -> list:
-                return per_round(servers, name, rounds, server=server)
+                return per_round(servers, name, server=server)
 
             if not any(value is not None for value in mem("startup_ms")):
                 continue
@@ -310,7 +319,7 @@ def markdown(
         for stack in dict.fromkeys(row["stack"] for row in homepage):
 
             def front(name: str, stack: str = stack) -> list:
-                return per_round(homepage, name, rounds, stack=stack)
+                return per_round(homepage, name, stack=stack)
 
             rows.append(
                 [
@@ -350,13 +359,13 @@ def markdown(
         for books in sizes:
 
             def at(name: str, books: int = books) -> list:
-                return per_round(scale, name, rounds, books=books)
+                return per_round(scale, name, books=books)
 
             ratio = [
                 None if a is None or b is None else a / b
                 for a, b in zip(
                     at("cpu_us_per_call"),
-                    per_round(scale, "cpu_us_per_call", rounds, books=smallest),
+                    per_round(scale, "cpu_us_per_call", books=smallest),
                     strict=True,
                 )
             ]

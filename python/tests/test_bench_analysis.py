@@ -1,4 +1,5 @@
-"""The arithmetic `just bench` decides its targets with (python/bench/analysis.py).
+"""The arithmetic `just bench` decides its targets with (python/bench/analysis.py),
+and how its report names the rounds.
 
 Only the pure parts: /proc samples, medians and spreads, the load tools'
 reports, the targets' verdicts. Nothing here starts a process or times anything.
@@ -14,7 +15,7 @@ import pytest
 # python/, so that the bench package imports as `just bench` runs it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import analysis
+from bench import analysis, report
 from bench.analysis import CpuTicks, Spread, Target
 
 
@@ -72,10 +73,12 @@ def test_per_round_places_each_rows_figure_at_its_round() -> None:
         {"round": 1, "server": "ours", "concurrency": 64, "p99_us": 9.0},
         {"round": 0, "server": "ours", "concurrency": 64, "p99_us": 8.0},
         {"round": 0, "server": "ours", "concurrency": 16, "p99_us": 1.0},
-        {"round": 0, "server": "empty", "concurrency": 64, "p99_us": 7.0},
+        {"round": 2, "server": "empty", "concurrency": 64, "p99_us": 7.0},
     ]
-    got = analysis.per_round(rows, "p99_us", 3, server="ours", concurrency=64)
+    # The section ran three rounds: ours has no row in the last.
+    got = analysis.per_round(rows, "p99_us", server="ours", concurrency=64)
     assert got == [8.0, 9.0, None]
+    assert analysis.per_round([], "p99_us", server="ours") == []
 
 
 def test_a_ceiling_passes_at_the_limit_and_says_by_how_much_it_fails() -> None:
@@ -342,6 +345,36 @@ def test_ratios_are_taken_round_by_round() -> None:
     ]
     assert notes.value == pytest.approx(40.0)
     assert "ratios" not in notes.detail  # every round gave the same ratio
+
+
+def test_the_homepage_targets_take_every_round_the_homepage_ran() -> None:
+    # Five homepage rounds against two of the rest: the flask stack doubles its
+    # pages in the last three, so the median of the five ratios is 16.7x, a fail.
+    found = results()
+    found["homepage"] = [
+        {**row, "round": r, "pages_per_second": row["pages_per_second"] * (2 if r >= 2 else 1)}
+        if row["stack"] == "flask->notes"
+        else {**row, "round": r}
+        for r in range(5)
+        for row in found["homepage"]
+        if row["round"] == 0
+    ]
+    by_name = {target.name: target for target in analysis.targets(found)}
+    notes = by_name[
+        "homepage pages/s: axum on ours / the notes' stack (Flask dev on the notes' server)"
+    ]
+    assert (notes.value, notes.passed) == (pytest.approx(30_000 / 1_800), False)
+    assert "rounds' ratios 16.67\N{EN DASH}33.33" in notes.detail
+    assert by_name["server CPU per call, c=64: ours / no-logic tonic"].passed
+
+
+def test_the_report_names_the_homepages_own_rounds() -> None:
+    assert report.rounds_text({"rounds": 3, "homepage_rounds": 5}) == (
+        "3 rounds (5 for the homepage)"
+    )
+    assert report.rounds_text({"rounds": 1, "homepage_rounds": 1}) == "1 round"
+    # A run written before the homepage had rounds of its own.
+    assert report.rounds_text({"rounds": 3}) == "3 rounds"
 
 
 def test_the_scale_target_compares_the_largest_catalogue_with_the_smallest() -> None:
