@@ -44,8 +44,6 @@ const OTHER_METHOD: &str = "_OTHER";
 const BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
-/// How often histogram samples are folded into their buckets between scrapes.
-const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 /// The media type of the Prometheus text format.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -193,7 +191,7 @@ impl Metrics {
     pub fn keep_up(&self) -> impl Future<Output = ()> + Send + 'static {
         let handle = self.recorder.handle();
         async move {
-            let mut ticks = tokio::time::interval(UPKEEP_EVERY);
+            let mut ticks = tokio::time::interval(service_kit::METRICS_UPKEEP_INTERVAL);
             loop {
                 ticks.tick().await;
                 handle.run_upkeep();

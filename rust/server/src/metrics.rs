@@ -48,9 +48,6 @@ const HANDLING_SECONDS_BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// How often histogram samples are folded into their buckets when nobody scrapes.
-const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
-
 /// A gRPC method as the metrics label it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Method {
@@ -230,7 +227,7 @@ impl Metrics {
     ) -> std::io::Result<()> {
         let handle = self.recorder.handle();
         let upkeep = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(UPKEEP_INTERVAL);
+            let mut ticks = tokio::time::interval(service_kit::METRICS_UPKEEP_INTERVAL);
             loop {
                 ticks.tick().await;
                 handle.run_upkeep();

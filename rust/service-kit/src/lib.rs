@@ -104,6 +104,15 @@ pub fn init_tracing_buffered(format: LogFormat, buffered_target: &'static str) -
 /// The longest a buffered log line waits before it is written.
 pub const LOG_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// How often a Prometheus recorder's histograms fold the samples recorded
+/// since into their buckets (`run_upkeep`), when nobody scrapes in between.
+///
+/// Until then every sample waits in memory. At metrics-exporter-prometheus'
+/// own default of 5 s, the samples of a server answering 70,000 calls a
+/// second were most of its RSS growth under load: its peak went from 6.6 MiB
+/// idle to 13.2 MiB, and to 8.4 MiB with this interval.
+pub const METRICS_UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Buffered lines are written as soon as they fill this much.
 const LOG_BUFFER_BYTES: usize = 32 * 1024;
 
