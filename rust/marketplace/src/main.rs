@@ -11,9 +11,7 @@ use marketplace::{Application, Cli, Command};
 
 /// A page's allocations (the template context, the HTML, the request's and
 /// the gRPC call's buffers) cost about 12% fewer instructions a page in all
-/// under mimalloc than under glibc's malloc, measured with callgrind. The
-/// Recommendations server keeps glibc's: its target for peak RSS under load
-/// is twice its idle RSS, and mimalloc's retained pages go past it.
+/// under mimalloc than under glibc's malloc, measured with callgrind.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
