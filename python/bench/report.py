@@ -12,7 +12,7 @@ SERVER_LABELS = {
     "notes": "notes' Python (grpcio, ThreadPoolExecutor(10))",
     "notes-aio": "notes' servicer on grpc.aio",
     "empty": "no-logic tonic server",
-    "empty-tuned": "no-logic tonic server, our runtime",
+    "empty-tuned": "no-logic tonic server, our runtime and allocator",
 }
 FRONT_END_LABELS = {"axum": "axum", "flask": "Flask dev server", "gunicorn": "gunicorn 2x4"}
 # A cell with nothing measured.
@@ -74,7 +74,7 @@ def _steal(fraction: float | None) -> str:
 
 
 def floor_section(floors: Sequence[CpuFloor]) -> str:
-    """What bounds the CPU targets: the no-logic server on our runtime."""
+    """What bounds the CPU targets: the no-logic server on our runtime and allocator."""
     rows = [
         [
             str(floor.concurrency),
@@ -89,7 +89,7 @@ def floor_section(floors: Sequence[CpuFloor]) -> str:
     return "\n".join(
         [
             "### What bounds the CPU targets\n",
-            "The no-logic server again, on the runtime our server ships with "
+            "The no-logic server again, on the runtime and allocator our server ships with "
             "(`empty-server-tuned`): what a server on tonic's transport, configured as "
             "ours is, costs here with nothing of its own to do. Its ratio to the default "
             "no-logic server is about as low as the targets' ratio can go without a "

@@ -1,12 +1,17 @@
-//! `empty-server-tuned`: the no-logic server on the runtime the
-//! `recommendations` server ships with (see the library's documentation).
+//! `empty-server-tuned`: the no-logic server on the runtime and the
+//! allocator the `recommendations` server ships with (see the library's
+//! documentation).
 
 use anyhow::Context;
 use clap::Parser;
 use empty_server::Args;
 
-/// A no-logic Recommendations server on the runtime `recommendations` ships
-/// with: the same three books for every call.
+/// The allocator `recommendations` ships with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// A no-logic Recommendations server on the runtime and the allocator
+/// `recommendations` ships with: the same three books for every call.
 #[derive(Debug, Parser)]
 #[command(name = "empty-server-tuned")]
 struct Cli {
