@@ -186,17 +186,11 @@ impl Metrics {
         self.recorder.handle().render()
     }
 
-    /// Folds histogram samples into their buckets every few seconds until
-    /// dropped: without scrapes they would pile up in memory.
+    /// Keeps the histograms drained until dropped (see
+    /// [`service_kit::keep_metrics_up`]): without scrapes their samples would
+    /// pile up in memory.
     pub fn keep_up(&self) -> impl Future<Output = ()> + Send + 'static {
-        let handle = self.recorder.handle();
-        async move {
-            let mut ticks = tokio::time::interval(service_kit::METRICS_UPKEEP_INTERVAL);
-            loop {
-                ticks.tick().await;
-                handle.run_upkeep();
-            }
-        }
+        service_kit::keep_metrics_up(self.recorder.handle())
     }
 }
 

@@ -225,14 +225,7 @@ impl Metrics {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let handle = self.recorder.handle();
-        let upkeep = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(service_kit::METRICS_UPKEEP_INTERVAL);
-            loop {
-                ticks.tick().await;
-                handle.run_upkeep();
-            }
-        });
+        let upkeep = tokio::spawn(service_kit::keep_metrics_up(self.recorder.handle()));
         let app = Router::new().route("/metrics", get(move || async move { self.render() }));
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)

@@ -12,6 +12,7 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use clap::ValueEnum;
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tracing::{Level, Metadata};
 use tracing_subscriber::EnvFilter;
@@ -104,14 +105,25 @@ pub fn init_tracing_buffered(format: LogFormat, buffered_target: &'static str) -
 /// The longest a buffered log line waits before it is written.
 pub const LOG_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// How often a Prometheus recorder's histograms fold the samples recorded
-/// since into their buckets (`run_upkeep`), when nobody scrapes in between.
+/// How often [`keep_metrics_up`] folds a Prometheus recorder's histogram
+/// samples recorded since into their buckets, when nobody scrapes in between.
 ///
 /// Until then every sample waits in memory. At metrics-exporter-prometheus'
 /// own default of 5 s, the samples of a server answering 70,000 calls a
 /// second were most of its RSS growth under load: its peak went from 6.5 MiB
 /// idle to 13.2 MiB, and to 7.9 MiB with this interval (with glibc's malloc).
-pub const METRICS_UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+const METRICS_UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Folds the histogram samples of the recorder behind `handle` into their
+/// buckets (`run_upkeep`) four times a second, until the task running it is
+/// aborted: without it, the samples pile up in memory between scrapes.
+pub async fn keep_metrics_up(handle: PrometheusHandle) {
+    let mut ticks = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+    loop {
+        ticks.tick().await;
+        handle.run_upkeep();
+    }
+}
 
 /// Buffered lines are written as soon as they fill this much.
 const LOG_BUFFER_BYTES: usize = 32 * 1024;

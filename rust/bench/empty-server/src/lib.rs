@@ -8,8 +8,8 @@
 //!   yardstick the targets are set against;
 //! - `empty-server-tuned`, on the runtime the `recommendations` server ships
 //!   with (one worker per usable core, tokio's current-thread scheduler on
-//!   one) and its allocator (mimalloc): the floor of what a server on tonic's transport, configured as
-//!   ours is, costs on a machine.
+//!   one) and its allocator (mimalloc): the floor of what a server on tonic's
+//!   transport, configured as ours is, costs on a machine.
 
 use std::net::SocketAddr;
 
