@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bench.analysis import CpuFloor, Spread, Target, per_round, spread
+from bench.analysis import (
+    STEAL_LIMIT,
+    CpuFloor,
+    Repeats,
+    Spread,
+    Target,
+    per_round,
+    repeats,
+    spread,
+)
 
 SERVER_LABELS = {
     "ours": "ours (Rust, as shipped)",
@@ -71,6 +80,28 @@ def _steal(fraction: float | None) -> str:
         "`/proc/stat`: the hypervisor ran something else while this machine wanted "
         "the CPU); the more, the noisier the figures"
     )
+
+
+def _startup_samples(settings: dict[str, Any]) -> str:
+    samples = settings.get("startup_samples", 1)
+    if samples <= 1:
+        return ""
+    return f"; a server's figure in a round is the median of {samples} starts"
+
+
+def repeats_text(counted: Repeats) -> str:
+    """How many load runs were run again for steal, for the machine table."""
+    if counted.measurements == 0:
+        # Runs before the check recorded no steal per measurement.
+        return NONE
+    text = (
+        f"{counted.repeated} of {counted.measurements} (a load run is run again, at most "
+        f"twice, when over {STEAL_LIMIT * 100:g} % of the machine's CPU time was stolen "
+        "during it)"
+    )
+    if counted.still_stolen:
+        text += f"; {counted.still_stolen} still over it after the repeats"
+    return text
 
 
 def floor_section(floors: Sequence[CpuFloor]) -> str:
@@ -144,6 +175,7 @@ def markdown(
                 ],
                 ["run time", f"{results.get('bench_seconds', 0) / 60:.1f} min (builds aside)"],
                 ["CPU steal", _steal(results.get("steal_fraction"))],
+                ["load runs repeated for steal", repeats_text(repeats(results))],
             ],
             2,
         )
@@ -293,8 +325,10 @@ def markdown(
         add(
             "Start-up is from exec to the first successful answer (a Recommend call, or a "
             "`GET /` answered 200 for a front end, its backend already up), seen by a probe "
-            "retrying every 0.2 ms. Idle RSS is read just after; peak RSS (`VmHWM`) after the "
-            "load runs above. Hostile pages: calls asking for 2^31-1 books each, "
+            "retrying every 0.2 ms"
+            f"{_startup_samples(settings)}. Idle RSS is read just after; peak RSS "
+            "(`VmHWM`) after the load runs above. Hostile pages: calls asking for 2^31-1 "
+            "books each, "
             f"{settings['hostile_concurrency']} at once; only our server can load a catalogue, "
             "so the others answer from their own few books. A front end's memory adds up "
             "its processes (gunicorn: the master and both workers).\n"

@@ -393,3 +393,66 @@ def test_sections_not_run_leave_their_targets_not_measured() -> None:
     assert targets, "the gRPC and homepage targets are always listed"
     assert {target.verdict for target in targets} == {"not measured"}
     assert all(not math.isnan(target.limit) for target in targets)
+
+
+class Machine:
+    """`machine_ticks` readings in which each measurement steals its share in turn."""
+
+    def __init__(self, stolen_shares: list[float]) -> None:
+        self.shares = stolen_shares
+        self.steal = self.all = 0
+        self.readings = 0
+
+    def __call__(self) -> tuple[int, int]:
+        # Odd readings end a measurement: it spent 1,000 ticks, its share stolen.
+        if self.readings % 2 == 1:
+            share = self.shares[self.readings // 2]
+            self.steal += round(share * 1000)
+            self.all += 1000
+        self.readings += 1
+        return self.steal, self.all
+
+
+def measurements() -> object:
+    """A measurement that numbers its runs."""
+    runs = iter(range(1, 100))
+    return lambda: {"run": next(runs)}
+
+
+def test_a_calm_measurement_runs_once() -> None:
+    row = analysis.steady(measurements(), Machine([0.01]))
+    assert row == {"run": 1, "steal": pytest.approx(0.01), "set_aside": []}
+
+
+def test_a_stolen_measurement_is_run_again_and_the_calm_run_kept() -> None:
+    row = analysis.steady(measurements(), Machine([0.30, 0.02]))
+    assert row["run"] == 2
+    assert row["steal"] == pytest.approx(0.02)
+    assert row["set_aside"] == [pytest.approx(0.30)]
+    # At the limit is calm.
+    assert analysis.steady(measurements(), Machine([0.05]))["set_aside"] == []
+
+
+def test_steal_in_every_run_keeps_the_least_stolen_after_the_retries() -> None:
+    row = analysis.steady(measurements(), Machine([0.30, 0.10, 0.20, 0.01]), retries=2)
+    # Three runs, not the fourth: two retries.
+    assert row["run"] == 2
+    assert row["steal"] == pytest.approx(0.10)
+    assert row["set_aside"] == [pytest.approx(0.30), pytest.approx(0.20)]
+
+
+def test_the_report_counts_the_runs_repeated_for_steal() -> None:
+    found = results()
+    assert analysis.repeats(found) == analysis.Repeats(0, 0, 0)
+    calm = {"steal": 0.01, "set_aside": []}
+    for row in found["grpc"]:
+        row.update(calm)
+    found["grpc"][0].update(steal=0.02, set_aside=[0.3])
+    found["homepage"][0].update(steal=0.2, set_aside=[0.3, 0.25])
+    counted = analysis.repeats(found)
+    assert counted == analysis.Repeats(measurements=13, repeated=2, still_stolen=1)
+    text = report.repeats_text(counted)
+    assert text.startswith("2 of 13 (")
+    assert text.endswith("; 1 still over it after the repeats")
+    # A run written before the check.
+    assert report.repeats_text(analysis.Repeats(0, 0, 0)) == report.NONE
