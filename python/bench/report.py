@@ -7,6 +7,7 @@ from typing import Any
 
 from bench.analysis import (
     STEAL_LIMIT,
+    STEAL_RETRIES,
     CpuFloor,
     Repeats,
     Spread,
@@ -95,9 +96,9 @@ def repeats_text(counted: Repeats) -> str:
         # Runs before the check recorded no steal per measurement.
         return NONE
     text = (
-        f"{counted.repeated} of {counted.measurements} (a load run is run again, at most "
-        f"twice, when over {STEAL_LIMIT * 100:g} % of the machine's CPU time was stolen "
-        "during it)"
+        f"{counted.repeated} of {counted.measurements} (a load run is run again, up to "
+        f"{STEAL_RETRIES} time{'s' if STEAL_RETRIES != 1 else ''}, when over "
+        f"{STEAL_LIMIT * 100:g} % of the machine's CPU time was stolen during it)"
     )
     if counted.still_stolen:
         text += f"; {counted.still_stolen} still over it after the repeats"

@@ -5,8 +5,8 @@ Each server under test is pinned to one core and the load to the other (as
 that no `taskset` exec is timed as start-up). Every section repeats in rounds,
 alternating the order of what it compares from one round to the next, and the
 report gives the median of the rounds with their lowest and highest. A load
-run during which the hypervisor stole more than 5 % of the machine's CPU time
-is run again (at most twice; the least stolen run is kept).
+run during which the hypervisor stole more than 10 % of the machine's CPU
+time is run again, once (the less stolen run is kept).
 
 - gRPC Recommend: the load generator of the workspace (rust/bench/loadgen)
   keeps concurrency 1, 16 and 64 calls in flight over a few HTTP/2
