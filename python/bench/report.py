@@ -96,8 +96,8 @@ def repeats_text(counted: Repeats) -> str:
         # Runs before the check recorded no steal per measurement.
         return NONE
     text = (
-        f"{counted.repeated} of {counted.measurements} (a load run is run again, up to "
-        f"{STEAL_RETRIES} time{'s' if STEAL_RETRIES != 1 else ''}, when over "
+        f"{counted.repeated} of {counted.measurements} (a load run is run again, "
+        f"{'once' if STEAL_RETRIES == 1 else f'up to {STEAL_RETRIES} times'}, when over "
         f"{STEAL_LIMIT * 100:g} % of the machine's CPU time was stolen during it)"
     )
     if counted.still_stolen:
