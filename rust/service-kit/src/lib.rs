@@ -1,6 +1,7 @@
 //! What every bookstore service process shares, so that the server and the
-//! marketplace start, log and stop the same way: binding the listener, the log
-//! format flag, the `tracing` set-up, and the stop signals. With the `testing`
+//! marketplace start, log and stop the same way: the tokio runtime, binding
+//! the listener, the log format flag, the `tracing` set-up, the upkeep of the
+//! Prometheus recorders, and the stop signals. With the `testing`
 //! feature, it also runs either service in-process for integration tests and
 //! calls it over gRPC-Web.
 
