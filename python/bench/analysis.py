@@ -94,8 +94,9 @@ def steal_fraction(start: tuple[int, int], end: tuple[int, int]) -> float | None
 
 # A measurement during which the hypervisor took more than this share of the
 # machine's CPU time is run again: on a shared virtual machine, a stall of
-# the host shows as steal, and it moved one round's figures threefold. Above
-# the few percent a busy host steals all along, so that the run stays short.
+# the host shows as steal, and it moved one round's figures threefold. The
+# limit is above the few percent a busy host steals all the time, so that
+# the run stays short.
 STEAL_LIMIT = 0.10
 # At most this many runs again; then the least stolen run is kept.
 STEAL_RETRIES = 1
