@@ -14,6 +14,7 @@ venv := root / "python/.venv"
 server_bin := root / "target/debug/recommendations"
 marketplace_bin := root / "target/debug/marketplace"
 wheel_dir := root / "target/wheels"
+pgo_dir := root / "target/pgo/release"
 ts_bin := root / "ts/node_modules/.bin"
 # The /live page's script: one ES module, minified, the same bytes on every run.
 bundle_live := ts_bin / "esbuild" + " ts/web/live.ts --bundle --format=esm --target=es2022 --minify --log-level=warning"
@@ -115,8 +116,9 @@ stubtest: _wheel-installed
     cd python && {{ venv }}/bin/python -m mypy.stubtest bookstore_recommender
 
 # Measure side by side (never part of `just test`): gRPC load on our server, the notes' Python server (grpcio and grpc.aio) and a no-logic tonic server; the homepages with wrk; start-up, memory, catalogue scale, the wheel. Writes docs/bench/ (report.md, results.json, chart.png). BENCH_ROUNDS (3; 5 for the homepage), BENCH_SECONDS (5) and BENCH_WARMUP (1) set its length.
-bench: _bench-tools _release-bins _wheel-installed
-    cd python && RECOMMENDATIONS_BIN={{ root }}/target/release/recommendations \
+bench: _bench-tools _release-bins release _wheel-installed
+    cd python && RECOMMENDATIONS_BIN={{ pgo_dir }}/recommendations \
+        MARKETPLACE_BIN={{ pgo_dir }}/marketplace \
         {{ venv }}/bin/python bench/run.py
 
 # The conformance table, proto/cases, through every client (Rust, Python, TypeScript, the browser, the wheel) against every server; prints the matrix of cases passed. `--markdown FILE` also writes it as a table.
@@ -217,6 +219,21 @@ _venv: _uv
 # Every binary, optimised, for measurements: the servers, the marketplace, the load generator.
 _release-bins:
     cargo build --release --locked --bins
+
+# The two services as they ship: release builds optimised with a profile of their own hot paths (PGO), into target/pgo/release/ (tools/pgo/build.sh; installs Debian's llvm-N for llvm-profdata if missing).
+release: _llvm-profdata
+    tools/pgo/build.sh {{ pgo_dir }}
+
+# llvm-profdata of the LLVM rustc is built on (Debian's llvm-N), installed when missing, for `just release`.
+_llvm-profdata:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    major=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
+    if [ -z "${LLVM_PROFDATA:-}" ] && ! command -v "llvm-profdata-$major" >/dev/null \
+        && [ ! -x "/usr/lib/llvm-$major/bin/llvm-profdata" ]; then
+        sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
+        $sudo apt-get update -qq && $sudo apt-get install -y -qq "llvm-$major"
+    fi
 
 # wrk and h2load (Debian's wrk and nghttp2-client), installed when missing, for `just bench`.
 _bench-tools:

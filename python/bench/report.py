@@ -105,6 +105,14 @@ def repeats_text(counted: Repeats) -> str:
     return text
 
 
+# How the binaries measured are built (the Justfile's `bench` recipe).
+BUILDS = (
+    "our server and marketplace as they ship: `just release`, the release profile "
+    "optimised with a profile of their hot paths (PGO, `tools/pgo/build.sh`); the "
+    "no-logic servers and the load generator: the release profile"
+)
+
+
 def floor_section(floors: Sequence[CpuFloor]) -> str:
     """What bounds the CPU targets: the no-logic server on our runtime and allocator."""
     rows = [
@@ -122,10 +130,10 @@ def floor_section(floors: Sequence[CpuFloor]) -> str:
         [
             "### What bounds the CPU targets\n",
             "The no-logic server again, on the runtime and allocator our server ships with "
-            "(`empty-server-tuned`): what a server on tonic's transport, configured as "
-            "ours is, costs here with nothing of its own to do. Its ratio to the default "
-            "no-logic server is about as low as the targets' ratio can go without a "
-            "cheaper transport; ours over it is what our middleware and logic add.\n",
+            "(`empty-server-tuned`), built as the default one is, without a profile: what a "
+            "server on tonic's transport, configured as ours is, costs here with nothing of "
+            "its own to do. Ours over it is what our middleware and logic add, less what "
+            "profile-guided optimisation takes off the whole server, transport included.\n",
             _table(["c", "floor / no-logic tonic", "ours / floor"], rows),
             "",
         ]
@@ -174,6 +182,7 @@ def markdown(
                     f"{settings['warmup']:g} s of warm-up a point; servers pinned to core "
                     f"{settings['server_cpu']}, load to core {settings['load_cpu']}",
                 ],
+                ["builds", BUILDS],
                 ["run time", f"{results.get('bench_seconds', 0) / 60:.1f} min (builds aside)"],
                 ["CPU steal", _steal(results.get("steal_fraction"))],
                 ["load runs repeated for steal", repeats_text(repeats(results))],

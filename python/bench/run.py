@@ -10,8 +10,9 @@ time is run again, once (the less stolen run is kept).
 
 - gRPC Recommend: the load generator of the workspace (rust/bench/loadgen)
   keeps concurrency 1, 16 and 64 calls in flight over a few HTTP/2
-  connections, against our server as it ships (metrics, request ids, the access
-  log to a file), the notes' Python server, the same servicer under grpc.aio
+  connections, against our server as it ships (built by `just release`, with
+  profile-guided optimisation; metrics, request ids, the access log to a
+  file), the notes' Python server, the same servicer under grpc.aio
   (aio_server.py) and a no-logic tonic server (rust/bench/empty-server), with
   tonic's and tokio's defaults and again on our runtime and allocator.
   The server's CPU time per call comes from /proc/PID/stat over the measured
