@@ -41,7 +41,8 @@ for binary in "${binaries[@]}"; do
 done
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
-target=${CARGO_TARGET_DIR:-$repo/target}/pgo
+# Absolute: cargo runs rustc in each package's folder, where -Cprofile-use looks.
+target=$(realpath -m "${CARGO_TARGET_DIR:-$repo/target}")/pgo
 out=${out:-$target/release}
 
 llvm_major=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
