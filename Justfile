@@ -229,8 +229,10 @@ _llvm-profdata:
     #!/usr/bin/env bash
     set -euo pipefail
     major=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
+    rustup_tools=$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin
     if [ -z "${LLVM_PROFDATA:-}" ] && ! command -v "llvm-profdata-$major" >/dev/null \
-        && [ ! -x "/usr/lib/llvm-$major/bin/llvm-profdata" ]; then
+        && [ ! -x "/usr/lib/llvm-$major/bin/llvm-profdata" ] \
+        && [ ! -x "$rustup_tools/llvm-profdata" ]; then
         sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
         $sudo apt-get update -qq && $sudo apt-get install -y -qq "llvm-$major"
     fi
