@@ -216,25 +216,22 @@ _uv:
 _venv: _uv
     cd python && {{ uv }} sync --locked --quiet
 
-# Every binary, optimised, for measurements: the servers, the marketplace, the load generator.
+# The bench's other binaries, optimised: the no-logic servers and the load generator (ours come from `just release`).
 _release-bins:
-    cargo build --release --locked --bins
+    cargo build --release --locked -p empty-server -p loadgen --bins
 
 # The two services as they ship: release builds optimised with a profile of their own hot paths (PGO), into target/pgo/release/ (tools/pgo/build.sh; installs Debian's llvm-N for llvm-profdata if missing).
 release: _llvm-profdata
     tools/pgo/build.sh {{ pgo_dir }}
 
-# llvm-profdata of the LLVM rustc is built on (Debian's llvm-N), installed when missing, for `just release`.
+# llvm-profdata of the LLVM rustc is built on (Debian's llvm-N), installed when tools/pgo/build.sh finds none, for `just release`.
 _llvm-profdata:
     #!/usr/bin/env bash
     set -euo pipefail
-    major=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
-    rustup_tools=$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin
-    if [ -z "${LLVM_PROFDATA:-}" ] && ! command -v "llvm-profdata-$major" >/dev/null \
-        && [ ! -x "/usr/lib/llvm-$major/bin/llvm-profdata" ] \
-        && [ ! -x "$rustup_tools/llvm-profdata" ]; then
+    package=$(tools/pgo/build.sh --missing-llvm-package)
+    if [ -n "$package" ]; then
         sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
-        $sudo apt-get update -qq && $sudo apt-get install -y -qq "llvm-$major"
+        $sudo apt-get update -qq && $sudo apt-get install -y -qq "$package"
     fi
 
 # wrk and h2load (Debian's wrk and nghttp2-client), installed when missing, for `just bench`.

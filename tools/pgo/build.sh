@@ -12,6 +12,11 @@
 #      (`-Cprofile-use`).
 #
 # Usage, from anywhere: tools/pgo/build.sh [OUT_DIR [BINARY...]]
+#                    or: tools/pgo/build.sh --missing-llvm-package
+#
+# The second form prints the Debian package that would provide the missing
+# llvm-profdata (`llvm-N`), or nothing when one is found: `just release`
+# installs it.
 #
 # BINARY is `recommendations` or `marketplace` (default both); they end up in
 # OUT_DIR (default target/pgo/release). The builds and the profile live in
@@ -20,13 +25,35 @@
 # it rather than training anew (and rebuilding everything, as each new profile
 # means).
 #
-# Needs curl and the llvm-profdata of the LLVM that rustc is built on:
+# Training needs curl and the llvm-profdata of the LLVM that rustc is built on:
 # $LLVM_PROFDATA, else llvm-profdata-N or /usr/lib/llvm-N/bin/llvm-profdata
 # (Debian's llvm-N), else rustup's llvm-tools component.
 set -euo pipefail
 
 say() { echo "pgo: $*" >&2; }
 die() { say "$*"; exit 1; }
+
+rustc_info=$(rustc -vV)
+llvm_major=$(sed -n 's/^LLVM version: \([0-9]*\).*/\1/p' <<<"$rustc_info")
+[ -n "$llvm_major" ] || die "cannot tell which LLVM rustc is built on (rustc -vV)"
+
+# Prints the llvm-profdata to use, of rustc's LLVM, or nothing when none is found.
+find_profdata() {
+    local candidate
+    for candidate in "${LLVM_PROFDATA:-}" "llvm-profdata-$llvm_major" \
+        "/usr/lib/llvm-$llvm_major/bin/llvm-profdata" \
+        "$(rustc --print sysroot)/lib/rustlib/$(sed -n 's/^host: //p' <<<"$rustc_info")/bin/llvm-profdata"; do
+        if [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1; then
+            echo "$candidate"
+            return
+        fi
+    done
+}
+
+if [ "${1:-}" = --missing-llvm-package ]; then
+    [ -n "$(find_profdata)" ] || echo "llvm-$llvm_major"
+    exit 0
+fi
 
 out=${1:+$(realpath -m "$1")}
 binaries=("${@:2}")
@@ -44,19 +71,6 @@ cd "$repo"
 # Absolute: cargo runs rustc in each package's folder, where -Cprofile-use looks.
 target=$(realpath -m "${CARGO_TARGET_DIR:-$repo/target}")/pgo
 out=${out:-$target/release}
-
-llvm_major=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
-[ -n "$llvm_major" ] || die "cannot tell which LLVM rustc is built on (rustc -vV)"
-profdata=${LLVM_PROFDATA:-}
-if [ -z "$profdata" ]; then
-    for candidate in "llvm-profdata-$llvm_major" "/usr/lib/llvm-$llvm_major/bin/llvm-profdata" \
-        "$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-profdata"; do
-        if command -v "$candidate" >/dev/null 2>&1; then profdata=$candidate; break; fi
-    done
-fi
-[ -n "$profdata" ] || die "needs llvm-profdata of LLVM $llvm_major, as rustc is: \
-apt-get install llvm-$llvm_major, rustup component add llvm-tools, or set LLVM_PROFDATA"
-command -v curl >/dev/null || die "needs curl, to train the marketplace"
 
 work=$(mktemp -d)
 pids=()
@@ -94,6 +108,12 @@ stop_last() {
 
 # Steps 1 to 3: builds instrumented binaries, trains them and writes $profile.
 train() {
+    local profdata
+    profdata=$(find_profdata)
+    [ -n "$profdata" ] || die "needs llvm-profdata of LLVM $llvm_major, as rustc is: \
+apt-get install llvm-$llvm_major, rustup component add llvm-tools, or set LLVM_PROFDATA"
+    command -v curl >/dev/null || die "needs curl, to train the marketplace"
+
     say "1/4 instrumented build"
     RUSTFLAGS="-Cprofile-generate=$target/instrumented/profiles" cargo build --release --locked \
         --quiet --target-dir "$target/instrumented" \
