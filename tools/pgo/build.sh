@@ -37,13 +37,18 @@ rustc_info=$(rustc -vV)
 llvm_major=$(sed -n 's/^LLVM version: \([0-9]*\).*/\1/p' <<<"$rustc_info")
 [ -n "$llvm_major" ] || die "cannot tell which LLVM rustc is built on (rustc -vV)"
 
-# Prints the llvm-profdata to use, of rustc's LLVM, or nothing when none is found.
+# Prints the llvm-profdata to use, of rustc's LLVM, or nothing when none is
+# found. $LLVM_PROFDATA, when set, is used as it is: a wrong one fails loudly
+# rather than giving way to another.
 find_profdata() {
+    if [ -n "${LLVM_PROFDATA:-}" ]; then
+        echo "$LLVM_PROFDATA"
+        return
+    fi
     local candidate
-    for candidate in "${LLVM_PROFDATA:-}" "llvm-profdata-$llvm_major" \
-        "/usr/lib/llvm-$llvm_major/bin/llvm-profdata" \
+    for candidate in "llvm-profdata-$llvm_major" "/usr/lib/llvm-$llvm_major/bin/llvm-profdata" \
         "$(rustc --print sysroot)/lib/rustlib/$(sed -n 's/^host: //p' <<<"$rustc_info")/bin/llvm-profdata"; do
-        if [ -n "$candidate" ] && command -v "$candidate" >/dev/null 2>&1; then
+        if command -v "$candidate" >/dev/null 2>&1; then
             echo "$candidate"
             return
         fi
