@@ -3,7 +3,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::{HeaderName, Request, Response};
 use tonic::Status;
 use tower::{Layer, Service};
 
@@ -34,6 +34,9 @@ pub struct Deadline<S> {
     inner: S,
 }
 
+/// The header that carries a call's deadline, as a timeout.
+const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+
 /// How much sooner than tonic's timer this one fires.
 const AHEAD_OF_TONIC: Duration = Duration::from_millis(1);
 
@@ -54,7 +57,7 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let timeout = request
             .headers()
-            .get("grpc-timeout")
+            .get(&GRPC_TIMEOUT)
             .and_then(|value| value.to_str().ok())
             .and_then(service_kit::parse_grpc_timeout);
         let answer = self.inner.call(request);

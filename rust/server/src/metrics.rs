@@ -89,6 +89,12 @@ impl Method {
             })
     }
 
+    /// The path of a served method; `None` for `unknown`.
+    #[must_use]
+    pub fn path(self) -> Option<&'static str> {
+        SERVED_METHODS.get(self.slot).map(|(path, _)| *path)
+    }
+
     fn labels(self) -> [(&'static str, &'static str); 3] {
         [
             ("grpc_service", self.service),

@@ -108,7 +108,9 @@ impl Recommendations for RecommendationService {
             .map_err(|_| Status::internal("the selection was interrupted"))?
         }
         .map_err(|error| {
-            let request_id = metadata.get(REQUEST_ID).and_then(|id| id.to_str().ok());
+            let request_id = metadata
+                .get(REQUEST_ID.as_str())
+                .and_then(|id| id.to_str().ok());
             status_for(&error, request_id.unwrap_or("-"))
         })?;
         tracing::debug!(returned = recommendations.len(), "answered");

@@ -11,7 +11,7 @@ use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tower::ServiceBuilder;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::SetRequestIdLayer;
 use tower_http::validate_request::ValidateRequestHeaderLayer;
 
 use crate::Config;
@@ -19,7 +19,7 @@ use crate::content_type::refuse_non_grpc;
 use crate::deadline::DeadlineLayer;
 use crate::grpc_web::GrpcWebEdgeLayer;
 use crate::metrics::Metrics;
-use crate::observe::{ObserveLayer, REQUEST_ID};
+use crate::observe::{MakeUuid, ObserveLayer};
 use crate::service::RecommendationService;
 use crate::shed::limit_concurrency;
 use crate::tls::{TlsError, TlsFiles};
@@ -185,9 +185,7 @@ impl Application {
         // that are neither are refused inside, so that they are logged and
         // counted, and so is a deadline's DEADLINE_EXCEEDED, answered innermost.
         let layers = ServiceBuilder::new()
-            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-            .map_response(never_index_request_id)
-            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(SetRequestIdLayer::x_request_id(MakeUuid))
             .layer(GrpcWebEdgeLayer)
             .layer(ObserveLayer::new(metrics))
             .layer(ValidateRequestHeaderLayer::custom(refuse_non_grpc))
@@ -211,18 +209,6 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
-}
-
-/// Marks the request id of an answer sensitive, so that HTTP/2 sends it as a
-/// literal rather than adding it to the connection's header compression
-/// table. Each id is sent once: indexed, every answer inserted one more value
-/// and walked the chain of earlier ids comparing them, for nothing (about
-/// 1,400 instructions an answer under callgrind, net of the longer literal).
-fn never_index_request_id<B>(mut response: http::Response<B>) -> http::Response<B> {
-    if let Some(id) = response.headers_mut().get_mut(REQUEST_ID) {
-        id.set_sensitive(true);
-    }
-    response
 }
 
 /// Reflection over the contract and the health service, for tools such as

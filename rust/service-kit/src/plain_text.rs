@@ -70,6 +70,25 @@ impl PlainVisitor<'_> {
         })();
     }
 
+    /// Writes a message (the `message` field): as tracing-subscriber writes
+    /// it, without its name, and with the control characters a terminal
+    /// could act on escaped unless the writer says not to.
+    fn message(&mut self, value: &dyn fmt::Debug) {
+        if self.result.is_err() {
+            return;
+        }
+        self.result = (|| {
+            if !std::mem::take(&mut self.is_empty) {
+                self.writer.write_char(' ')?;
+            }
+            if self.writer.sanitizes_ansi_escapes() {
+                write!(Sanitizing(&mut self.writer), "{value:?}")
+            } else {
+                write!(self.writer, "{value:?}")
+            }
+        })();
+    }
+
     /// Leaves one field to tracing-subscriber's own visitor.
     fn default_visitor(&mut self, record: impl FnOnce(&mut DefaultVisitor<'_>)) {
         if self.result.is_err() {
@@ -120,7 +139,7 @@ impl Visit for PlainVisitor<'_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if field.name() == "message" {
-            return self.default_visitor(|visitor| visitor.record_debug(field, value));
+            return self.message(value);
         }
         self.field(field, |writer| write!(writer, "{value:?}"));
     }
@@ -151,6 +170,39 @@ fn write_quoted(writer: &mut Writer<'_>, value: &str) -> fmt::Result {
     } else {
         write!(writer, "{value:?}")
     }
+}
+
+/// Escapes what passes through it as tracing-subscriber escapes messages
+/// (the C0 controls ESC, BEL, BS and FF, DEL, and the C1 controls), but
+/// writes the runs of text between them whole rather than a character at a
+/// time: about 400 instructions less for an access line's message.
+struct Sanitizing<'a, 'writer>(&'a mut Writer<'writer>);
+
+impl fmt::Write for Sanitizing<'_, '_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let mut rest = text;
+        while let Some((at, control)) = rest.char_indices().find(|&(_, c)| is_terminal_control(c)) {
+            self.0.write_str(&rest[..at])?;
+            match control {
+                '\x1b' => self.0.write_str("\\x1b")?,
+                '\x07' => self.0.write_str("\\x07")?,
+                '\x08' => self.0.write_str("\\x08")?,
+                '\x0c' => self.0.write_str("\\x0c")?,
+                '\x7f' => self.0.write_str("\\x7f")?,
+                c1 => write!(self.0, "\\u{{{:x}}}", u32::from(c1))?,
+            }
+            rest = &rest[at + control.len_utf8()..];
+        }
+        self.0.write_str(rest)
+    }
+}
+
+/// A character that tracing-subscriber escapes in messages.
+fn is_terminal_control(c: char) -> bool {
+    matches!(
+        c,
+        '\x1b' | '\x07' | '\x08' | '\x0c' | '\x7f' | '\u{80}'..='\u{9f}'
+    )
 }
 
 /// tracing-subscriber's `Full` text format without ANSI escapes:
@@ -326,7 +378,7 @@ mod tests {
             r#type = "raw",
             unicode = "é ✓",
             empty = "",
-            "message with \x1b[31m escape"
+            "message with \x1b[31m escape, \u{9b}, \x07 and \x7f"
         );
         drop(entered_inner);
         tracing::info!("no fields");
