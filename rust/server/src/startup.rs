@@ -11,7 +11,6 @@ use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tower::ServiceBuilder;
-use tower_http::request_id::SetRequestIdLayer;
 use tower_http::validate_request::ValidateRequestHeaderLayer;
 
 use crate::Config;
@@ -19,7 +18,7 @@ use crate::content_type::refuse_non_grpc;
 use crate::deadline::DeadlineLayer;
 use crate::grpc_web::GrpcWebEdgeLayer;
 use crate::metrics::Metrics;
-use crate::observe::{MakeUuid, ObserveLayer};
+use crate::observe::ObserveLayer;
 use crate::service::RecommendationService;
 use crate::shed::limit_concurrency;
 use crate::tls::{TlsError, TlsFiles};
@@ -178,14 +177,12 @@ impl Application {
         // Without TCP_NODELAY, small responses wait on Nagle's algorithm and the
         // peer's delayed ACK: tens of milliseconds per call.
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
-        // Outermost first: the request id is set before the call is observed,
-        // so that the call's span and access log line carry it; gRPC-Web is
-        // translated to gRPC before anything looks at the call, so that both
-        // protocols are logged, counted, limited and checked alike; requests
-        // that are neither are refused inside, so that they are logged and
-        // counted, and so is a deadline's DEADLINE_EXCEEDED, answered innermost.
+        // Outermost first: gRPC-Web is translated to gRPC before anything
+        // looks at the call, so that both protocols get request ids and are
+        // logged, counted, limited and checked alike; requests that are
+        // neither are refused inside, so that they are logged and counted,
+        // and so is a deadline's DEADLINE_EXCEEDED, answered innermost.
         let layers = ServiceBuilder::new()
-            .layer(SetRequestIdLayer::x_request_id(MakeUuid))
             .layer(GrpcWebEdgeLayer)
             .layer(ObserveLayer::new(metrics))
             .layer(ValidateRequestHeaderLayer::custom(refuse_non_grpc))
