@@ -314,8 +314,8 @@ fn format_at(now: std::time::SystemTime, writer: &mut Writer<'_>) -> fmt::Result
 }
 
 /// `.MMMMMMZ`: the microseconds (below a million) of a timestamp,
-/// zero-padded, and its zone. Made by hand: through `write!` and its padding,
-/// about 300 instructions a line.
+/// zero-padded, and its zone. Made by hand rather than by `write!` and its
+/// padding, which go through `core::fmt` on every line.
 fn fraction_of_second(micros: u32) -> [u8; 8] {
     let mut text = *b".000000Z";
     let mut rest = micros;
