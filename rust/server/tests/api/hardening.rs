@@ -216,12 +216,14 @@ async fn a_request_id_is_returned_and_one_is_made_when_missing() {
 async fn the_server_itself_answers_deadline_exceeded_when_a_deadline_passes() {
     // A raw POST has no timer of its own, unlike a tonic or grpcio client,
     // so the answer is the server's. A 1 ms deadline leaves the server no
-    // time at all; a page above 1024 books goes to the blocking pool, so its
-    // answer is never ready at once.
-    let (_dir, path) = big_catalogue(5_000);
+    // time at all. A page of 200,000 books goes to the blocking pool and
+    // takes far longer (a whole call for one, about 0.4 s in a test build);
+    // a page of 5,000 was once ready before the timer's first tick, and was
+    // answered in full.
+    let (_dir, path) = big_catalogue(200_000);
     let mut config = config();
     config.catalog = Some(path);
-    config.max_page = 5_000;
+    config.max_page = 200_000;
     let server = spawn_server_with(config).await;
 
     let answer = post(
@@ -229,14 +231,14 @@ async fn the_server_itself_answers_deadline_exceeded_when_a_deadline_passes() {
         "/Recommendations/Recommend",
         "application/grpc-web",
         &[("grpc-timeout", "1m")],
-        frame(&request(5_000)),
+        frame(&request(200_000)),
     )
     .await;
 
     let status = answer.decode().status;
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     assert!(status.message().contains("deadline"), "{status:?}");
-    // Without a deadline, the same call gets its whole page.
+    // Without a deadline, a call on the same path gets its whole page.
     let books = client(&server)
         .await
         .recommend(request(5_000))
