@@ -8,12 +8,15 @@ use tonic::{Request, Response, Status};
 
 use crate::config::{DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_PAGE};
 use crate::observe::REQUEST_ID;
+use crate::shed::CallSlots;
 
 /// The `Recommendations` service over a shared catalogue.
 #[derive(Debug, Clone)]
 pub struct RecommendationService {
     catalog: Arc<Catalog>,
     max_page: i32,
+    /// Calls that may run at once; beyond them, calls are shed.
+    slots: CallSlots,
     /// Selections that may run on the blocking pool at once, finished or abandoned.
     blocking_selections: Arc<Semaphore>,
 }
@@ -25,6 +28,7 @@ impl RecommendationService {
         Self {
             catalog,
             max_page: DEFAULT_MAX_PAGE,
+            slots: CallSlots::new(DEFAULT_MAX_CONCURRENT_CALLS),
             blocking_selections: Arc::new(Semaphore::new(DEFAULT_MAX_CONCURRENT_CALLS.get())),
         }
     }
@@ -37,11 +41,13 @@ impl RecommendationService {
         Self { max_page, ..self }
     }
 
-    /// At most `slots` large selections run on the blocking pool at once.
+    /// At most as many calls as `slots` has run at once, and as many large
+    /// selections on the blocking pool, finished or abandoned.
     #[must_use]
-    pub fn with_blocking_selections(self, slots: usize) -> Self {
+    pub fn with_call_slots(self, slots: CallSlots) -> Self {
         Self {
-            blocking_selections: Arc::new(Semaphore::new(slots)),
+            blocking_selections: Arc::new(Semaphore::new(slots.limit())),
+            slots,
             ..self
         }
     }
@@ -65,6 +71,8 @@ impl Recommendations for RecommendationService {
         &self,
         request: Request<RecommendationRequest>,
     ) -> Result<Response<RecommendationResponse>, Status> {
+        // Held until the answer is ready, or the call is dropped.
+        let _slot = self.slots.take()?;
         let (metadata, _, message) = request.into_parts();
         let RecommendationRequest {
             user_id,

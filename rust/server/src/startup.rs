@@ -7,6 +7,7 @@ use recommendations_proto::recommendations_server::RecommendationsServer;
 use recommender::{Catalog, CatalogError};
 use service_kit::BindError;
 use tokio::net::TcpListener;
+use tonic::server::NamedService;
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
@@ -20,7 +21,7 @@ use crate::grpc_web::GrpcWebEdgeLayer;
 use crate::metrics::Metrics;
 use crate::observe::ObserveLayer;
 use crate::service::RecommendationService;
-use crate::shed::limit_concurrency;
+use crate::shed::CallSlots;
 use crate::tls::{TlsError, TlsFiles};
 
 /// How long a client may take over the TLS handshake before it is dropped.
@@ -106,7 +107,10 @@ impl Application {
         let metrics = config.metrics_listen.map(|_| Metrics::new());
         let recommendations = RecommendationService::new(Arc::new(catalog))
             .with_max_page(config.max_page)
-            .with_blocking_selections(config.max_concurrent_calls.get());
+            .with_call_slots(CallSlots::new(config.max_concurrent_calls).counted(
+                metrics.clone(),
+                RecommendationsServer::<RecommendationService>::NAME,
+            ));
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         health_reporter
             .set_serving::<RecommendationsServer<RecommendationService>>()
@@ -114,11 +118,7 @@ impl Application {
         let routes = Routes::new(health_service)
             .add_service(reflection().build_v1()?)
             .add_service(reflection().build_v1alpha()?)
-            .add_service(limit_concurrency(
-                RecommendationsServer::new(recommendations),
-                config.max_concurrent_calls,
-                metrics.clone(),
-            ));
+            .add_service(RecommendationsServer::new(recommendations));
 
         let (listener, local_addr) = service_kit::bind(config.listen).await?;
         let metrics = match (config.metrics_listen, metrics) {
