@@ -4,6 +4,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{HeaderName, Request, Response};
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
 use tonic::Status;
 use tower::{Layer, Service};
 
@@ -43,12 +45,11 @@ const AHEAD_OF_TONIC: Duration = Duration::from_millis(1);
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Deadline<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    S::Future: Send + 'static,
-    ResBody: Default + 'static,
+    ResBody: Default,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+    type Future = WithinDeadline<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -60,19 +61,51 @@ where
             .get(&GRPC_TIMEOUT)
             .and_then(|value| value.to_str().ok())
             .and_then(service_kit::parse_grpc_timeout);
-        let answer = self.inner.call(request);
-        let Some(timeout) = timeout else {
-            return Box::pin(answer);
+        WithinDeadline {
+            answer: self.inner.call(request),
+            timer: timeout
+                .map(|timeout| tokio::time::sleep(timeout.saturating_sub(AHEAD_OF_TONIC))),
+            timeout: timeout.unwrap_or_default(),
+        }
+    }
+}
+
+pin_project! {
+    /// A call's answer under [`Deadline`], or `DEADLINE_EXCEEDED` if its
+    /// timer fires first. Not boxed, as it is made for every call.
+    #[derive(Debug)]
+    pub struct WithinDeadline<F> {
+        #[pin]
+        answer: F,
+        // None when the call has no deadline.
+        #[pin]
+        timer: Option<Sleep>,
+        timeout: Duration,
+    }
+}
+
+impl<F, ResBody, E> Future for WithinDeadline<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: Default,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // The answer first, as tokio's `timeout` does: one ready in time wins.
+        if let Poll::Ready(answered) = this.answer.poll(cx) {
+            return Poll::Ready(answered);
+        }
+        let Some(timer) = this.timer.as_pin_mut() else {
+            return Poll::Pending;
         };
-        Box::pin(async move {
-            match tokio::time::timeout(timeout.saturating_sub(AHEAD_OF_TONIC), answer).await {
-                Ok(answered) => answered,
-                Err(_) => Ok(Status::deadline_exceeded(format!(
-                    "the call's deadline of {timeout:?} passed before its answer was ready"
-                ))
-                .into_http()),
-            }
-        })
+        std::task::ready!(timer.poll(cx));
+        Poll::Ready(Ok(Status::deadline_exceeded(format!(
+            "the call's deadline of {:?} passed before its answer was ready",
+            this.timeout
+        ))
+        .into_http()))
     }
 }
 

@@ -1,12 +1,13 @@
-use std::fmt::Display;
+use std::fmt::{self, Display};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::Bytes;
 use http::{Request, Response, header};
+use pin_project_lite::pin_project;
 use tonic::body::Body;
-use tonic_web::GrpcWebLayer;
+use tonic_web::{GrpcWebLayer, ResponseFuture};
 use tower::{BoxError, Layer, Service};
 
 use crate::content_type::is_grpc_web;
@@ -44,14 +45,13 @@ pub struct GrpcWebEdge<S> {
 
 impl<S, ResBody> Service<Request<Body>> for GrpcWebEdge<S>
 where
-    S: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
+    S: Service<Request<Body>, Response = Response<ResBody>> + Clone,
     ResBody: http_body::Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Into<BoxError> + Display,
 {
     type Response = Response<Body>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, S::Error>> + Send>>;
+    type Future = EdgeFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -67,10 +67,63 @@ where
             .is_some_and(is_grpc_web);
         if web {
             request.extensions_mut().insert(ArrivedAsGrpcWeb);
-            Box::pin(GrpcWebLayer::new().layer(ready).call(request))
+            EdgeFuture {
+                answer: Answer::Web {
+                    answer: GrpcWebLayer::new().layer(ready).call(request),
+                },
+            }
         } else {
-            let answer = ready.call(request);
-            Box::pin(async move { Ok(answer.await?.map(Body::new)) })
+            EdgeFuture {
+                answer: Answer::Grpc {
+                    answer: ready.call(request),
+                },
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// A call's answer under [`GrpcWebEdge`]: translated back to gRPC-Web
+    /// when it came as that, else as it is. Not boxed, as it is made for
+    /// every call.
+    pub struct EdgeFuture<F> {
+        #[pin]
+        answer: Answer<F>,
+    }
+}
+
+pin_project! {
+    #[project = AnswerProjection]
+    enum Answer<F> {
+        // tonic-web's, which translates it back.
+        Web { #[pin] answer: ResponseFuture<F> },
+        Grpc { #[pin] answer: F },
+    }
+}
+
+impl<F> fmt::Debug for EdgeFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.answer {
+            Answer::Web { .. } => "EdgeFuture(gRPC-Web)",
+            Answer::Grpc { .. } => "EdgeFuture(gRPC)",
+        })
+    }
+}
+
+impl<F, ResBody, E> Future for EdgeFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError> + Display,
+{
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().answer.project() {
+            AnswerProjection::Web { answer } => answer.poll(cx),
+            AnswerProjection::Grpc { answer } => {
+                answer.poll(cx).map(|answered| Ok(answered?.map(Body::new)))
+            }
         }
     }
 }
