@@ -116,9 +116,10 @@ stubtest: _wheel-installed
     cd python && {{ venv }}/bin/python -m mypy.stubtest bookstore_recommender
 
 # Measure side by side (never part of `just test`): gRPC load on our server, the notes' Python server (grpcio and grpc.aio) and a no-logic tonic server; the homepages with wrk; start-up, memory, catalogue scale, the wheel. Writes docs/bench/ (report.md, results.json, chart.png). BENCH_ROUNDS (3; 5 for the homepage), BENCH_SECONDS (5) and BENCH_WARMUP (1) set its length.
-bench: _bench-tools _release-bins release _wheel-installed
+bench: _bench-tools _release-bins release _release-floor _wheel-installed
     cd python && RECOMMENDATIONS_BIN={{ pgo_dir }}/recommendations \
         MARKETPLACE_BIN={{ pgo_dir }}/marketplace \
+        EMPTY_SERVER_TUNED_BIN={{ pgo_dir }}/empty-server-tuned \
         {{ venv }}/bin/python bench/run.py
 
 # The conformance table, proto/cases, through every client (Rust, Python, TypeScript, the browser, the wheel) against every server; prints the matrix of cases passed. `--markdown FILE` also writes it as a table.
@@ -216,9 +217,13 @@ _uv:
 _venv: _uv
     cd python && {{ uv }} sync --locked --quiet
 
-# The bench's other binaries, optimised: the no-logic servers and the load generator (ours come from `just release`).
+# The bench's other binaries, optimised: the default no-logic server and the load generator (ours come from `just release`, the floor from `_release-floor`).
 _release-bins:
-    cargo build --release --locked -p empty-server -p loadgen --bins
+    cargo build --release --locked -p empty-server --bin empty-server -p loadgen --bin loadgen
+
+# The bench's floor, empty-server-tuned, optimised as ours are, with a profile of its own that tools/pgo/build.sh makes beside theirs.
+_release-floor: _llvm-profdata
+    tools/pgo/build.sh {{ pgo_dir }} empty-server-tuned
 
 # The two services as they ship: release builds optimised with a profile of their own hot paths (PGO), into target/pgo/release/ (tools/pgo/build.sh; installs Debian's llvm-N for llvm-profdata if missing).
 release: _llvm-profdata

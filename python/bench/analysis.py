@@ -404,7 +404,8 @@ class CpuFloor:
     """What the CPU targets are up against at one concurrency.
 
     The floor is the no-logic server on the runtime and allocator our server
-    ships with: what a server on tonic's transport, configured as ours is, costs per call
+    ships with, built with profile-guided optimisation as ours is: what a
+    server on tonic's transport, configured and built as ours is, costs per call
     on the machine with nothing of its own to do. Its ratio to the default
     no-logic server is about the lowest the targets' ratio can reach without
     a cheaper transport.

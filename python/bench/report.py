@@ -22,7 +22,7 @@ SERVER_LABELS = {
     "notes": "notes' Python (grpcio, ThreadPoolExecutor(10))",
     "notes-aio": "notes' servicer on grpc.aio",
     "empty": "no-logic tonic server",
-    "empty-tuned": "no-logic tonic server, our runtime and allocator",
+    "empty-tuned": "no-logic tonic server, our runtime, allocator and PGO",
 }
 FRONT_END_LABELS = {"axum": "axum", "flask": "Flask dev server", "gunicorn": "gunicorn 2x4"}
 # A cell with nothing measured.
@@ -107,9 +107,10 @@ def repeats_text(counted: Repeats) -> str:
 
 # How the binaries measured are built (the Justfile's `bench` recipe).
 BUILDS = (
-    "our server and marketplace as they ship: `just release`, the release profile "
-    "optimised with a profile of their hot paths (PGO, `tools/pgo/build.sh`); the "
-    "no-logic servers and the load generator: the release profile"
+    "our server and marketplace as they ship, and the no-logic server on our runtime "
+    "and allocator: `just release`, the release profile optimised with a profile of "
+    "their hot paths (PGO, `tools/pgo/build.sh`; the floor with one of its own); the default "
+    "no-logic server and the load generator: the release profile"
 )
 
 
@@ -130,10 +131,10 @@ def floor_section(floors: Sequence[CpuFloor]) -> str:
         [
             "### What bounds the CPU targets\n",
             "The no-logic server again, on the runtime and allocator our server ships with "
-            "(`empty-server-tuned`), built as the default one is, without a profile: what a "
-            "server on tonic's transport, configured as ours is, costs here with nothing of "
-            "its own to do. Ours over it is what our middleware and logic add, less what "
-            "profile-guided optimisation takes off the whole server, transport included.\n",
+            "and built as ours is, with a profile of its own hot paths (`empty-server-tuned`, "
+            "trained beside ours by `tools/pgo/build.sh`): what a server on tonic's transport, "
+            "configured and built as ours is, costs here with nothing of its own to do. Ours "
+            "over it is what our middleware and logic add.\n",
             _table(["c", "floor / no-logic tonic", "ours / floor"], rows),
             "",
         ]

@@ -14,7 +14,8 @@ time is run again, once (the less stolen run is kept).
   profile-guided optimisation; metrics, request ids, the access log to a
   file), the notes' Python server, the same servicer under grpc.aio
   (aio_server.py) and a no-logic tonic server (rust/bench/empty-server), with
-  tonic's and tokio's defaults and again on our runtime and allocator.
+  tonic's and tokio's defaults and again on our runtime and allocator, built
+  as ours is, with profile-guided optimisation (the floor).
   The server's CPU time per call comes from /proc/PID/stat over the measured
   window. h2load cross-checks one configuration.
 - Homepage `GET /` with wrk: the axum marketplace on our server; the notes'
@@ -364,7 +365,7 @@ SERVERS = {
     # Not a target's yardstick: the floor under our server's cost (see analysis.cpu_floor).
     "empty-tuned": Server(
         "empty-tuned",
-        "no-logic tonic server, our runtime and allocator",
+        "no-logic tonic server, our runtime, allocator and PGO",
         lambda address: [EMPTY_SERVER_TUNED_BIN, "--listen", address],
     ),
 }

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Release builds of `recommendations` and `marketplace`, optimised with a
-# profile of their own hot paths (profile-guided optimisation, PGO):
+# profile of their own hot paths (profile-guided optimisation, PGO), and of
+# the benchmark's floor, `empty-server-tuned`, optimised alike with its own:
 #
-#   1. both services and the load generator are built instrumented
+#   1. both services, the floor and the load generator are built instrumented
 #      (`-Cprofile-generate`);
 #   2. they are trained on loopback: the server under gRPC load at 1, 16 and 64
 #      calls in flight, with its metrics on, and the marketplace serving every
-#      shelf to curl, in parallel, against that server;
-#   3. llvm-profdata merges the two services' profiles;
-#   4. the same packages are built again with that profile (`-Cprofile-use`),
-#      and the binaries asked for are copied out.
+#      shelf to curl, in parallel, against that server; then the floor under
+#      the same gRPC load;
+#   3. llvm-profdata merges the two services' profiles into one, and writes
+#      the floor's apart, so that the services ship as they would without it;
+#   4. the same packages are built again with the profile of the binaries
+#      asked for (`-Cprofile-use`; the floor in a target folder of its own),
+#      and those are copied out.
 #
 # Usage, from anywhere: tools/pgo/build.sh [OUT_DIR [BINARY...]]
 #                    or: tools/pgo/build.sh --missing-llvm-package
@@ -18,7 +22,8 @@
 # llvm-profdata (`llvm-N`), or nothing when one is found: `just release`
 # installs it.
 #
-# BINARY is `recommendations` or `marketplace` (default both); they end up in
+# BINARY is `recommendations`, `marketplace` (default both) or
+# `empty-server-tuned` (for `just bench`, which compares ours with it); they end up in
 # OUT_DIR (default target/pgo/release). The builds and the profile live in
 # target/pgo/ (or $CARGO_TARGET_DIR/pgo/). The profile is kept per state of
 # the sources, so that building the other binary, or building again, reuses
@@ -65,8 +70,8 @@ binaries=("${@:2}")
 [ ${#binaries[@]} -gt 0 ] || binaries=(recommendations marketplace)
 for binary in "${binaries[@]}"; do
     case $binary in
-        recommendations | marketplace) ;;
-        *) die "no such binary: $binary (recommendations or marketplace)" ;;
+        recommendations | marketplace | empty-server-tuned) ;;
+        *) die "no such binary: $binary (recommendations, marketplace or empty-server-tuned)" ;;
     esac
 done
 # The instrumented and the optimised builds compile the same packages, so that
@@ -75,7 +80,7 @@ done
 # dropped. Built alone, the server lost the profile of most of its hot path
 # (52,400 instructions a call under callgrind against 46,400).
 packages=(-p recommendations-server --bin recommendations -p marketplace --bin marketplace
-    -p loadgen --bin loadgen)
+    -p empty-server --bin empty-server-tuned -p loadgen --bin loadgen)
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$repo"
 # Absolute: cargo runs rustc in each package's folder, where -Cprofile-use looks.
@@ -116,6 +121,17 @@ stop_last() {
     wait "$pid"
 }
 
+# The training load on the gRPC server at $1: 1, 16 and 64 calls in flight.
+grpc_load() {
+    local load concurrency connections
+    for load in "1 1" "16 4" "64 4"; do
+        read -r concurrency connections <<<"$load"
+        LLVM_PROFILE_FILE="$work/loadgen-%p.profraw" "$bin/loadgen" --target "http://$1" \
+            --concurrency "$concurrency" --connections "$connections" --duration 2 \
+            --warmup 0.5 >/dev/null
+    done
+}
+
 # Steps 1 to 3: builds instrumented binaries, trains them and writes $profile.
 train() {
     local profdata
@@ -131,13 +147,8 @@ apt-get install llvm-$llvm_major, rustup component add llvm-tools, or set LLVM_P
 
     say "2/4 training"
     start recommendations "$bin/recommendations" --metrics-listen 127.0.0.1:0
-    local server=$addr load concurrency connections
-    for load in "1 1" "16 4" "64 4"; do
-        read -r concurrency connections <<<"$load"
-        LLVM_PROFILE_FILE="$work/loadgen-%p.profraw" "$bin/loadgen" --target "http://$server" \
-            --concurrency "$concurrency" --connections "$connections" --duration 2 \
-            --warmup 0.5 >/dev/null
-    done
+    local server=$addr
+    grpc_load "$server"
     start marketplace "$bin/marketplace" --recommendations-url "http://$server"
     # Every shelf for many readers, 16 pages at a time; the pages are not
     # kept, but a failed one fails the build.
@@ -146,29 +157,51 @@ apt-get install llvm-$llvm_major, rustup component add llvm-tools, or set LLVM_P
         "http://$addr/category/{science-fiction,self-help}?user=[1-500]&max=5" >/dev/null
     stop_last
     stop_last
+    start empty-server-tuned "$bin/empty-server-tuned"
+    grpc_load "$addr"
+    stop_last
     local profiles=("$work"/recommendations-*.profraw "$work"/marketplace-*.profraw)
-    [ -s "${profiles[0]}" ] && [ -s "${profiles[-1]}" ] || die "the trained services wrote no profile"
+    local floor_profiles=("$work"/empty-server-tuned-*.profraw)
+    local written
+    for written in "${profiles[@]}" "${floor_profiles[@]}"; do
+        [ -s "$written" ] || die "a trained server wrote no profile: $written"
+    done
 
     say "3/4 merging the profiles with $profdata"
     rm -rf "$target/profiles"
     mkdir -p "$target/profiles"
-    "$profdata" merge --output "$profile" "${profiles[@]}"
+    "$profdata" merge --output "$floor_profile" "${floor_profiles[@]}"
+    "$profdata" merge --output "$services_profile" "${profiles[@]}"
+}
+
+# Step 4: the packages built with the profile $1 into the target folder $2,
+# and the binaries named after them copied out.
+optimise() {
+    local profile=$1 optimised=$2 binary
+    shift 2
+    say "4/4 optimised build, for $*"
+    RUSTFLAGS="-Cprofile-use=$profile" cargo build --release --locked --quiet \
+        --target-dir "$optimised" "${packages[@]}"
+    mkdir -p "$out"
+    for binary in "$@"; do
+        cp "$optimised/release/$binary" "$out/"
+        say "built $out/$binary"
+    done
 }
 
 sources=$(find Cargo.toml Cargo.lock rust tools/pgo -type f -print0 | LC_ALL=C sort -z \
     | xargs -0 sha256sum | sha256sum | cut -c1-16)
-profile=$target/profiles/$sources.profdata
-if [ -s "$profile" ]; then
-    say "1-3/4 the profile of these sources is made already: $profile"
+services_profile=$target/profiles/$sources.profdata
+floor_profile=$target/profiles/$sources-floor.profdata
+if [ -s "$services_profile" ] && [ -s "$floor_profile" ]; then
+    say "1-3/4 the profiles of these sources are made already: $services_profile"
 else
     train
 fi
 
-say "4/4 optimised build, for ${binaries[*]}"
-RUSTFLAGS="-Cprofile-use=$profile" cargo build --release --locked --quiet \
-    --target-dir "$target/optimised" "${packages[@]}"
-mkdir -p "$out"
+services=() floor=()
 for binary in "${binaries[@]}"; do
-    cp "$target/optimised/release/$binary" "$out/"
-    say "built $out/$binary"
+    if [ "$binary" = empty-server-tuned ]; then floor+=("$binary"); else services+=("$binary"); fi
 done
+[ ${#services[@]} -eq 0 ] || optimise "$services_profile" "$target/optimised" "${services[@]}"
+[ ${#floor[@]} -eq 0 ] || optimise "$floor_profile" "$target/optimised-floor" "${floor[@]}"

@@ -46,7 +46,10 @@ impl Recommendations for Canned {
     }
 }
 
-/// Serves the canned answer on `listen` until the process is killed.
+/// Serves the canned answer on `listen` until SIGINT or SIGTERM, then lets
+/// the calls in flight finish: a process that ends by itself, rather than by
+/// the signal's default, writes its profile when built instrumented
+/// (`tools/pgo/build.sh` trains `empty-server-tuned`).
 pub async fn serve(listen: SocketAddr) -> anyhow::Result<()> {
     let answer = RecommendationResponse {
         recommendations: [
@@ -70,7 +73,10 @@ pub async fn serve(listen: SocketAddr) -> anyhow::Result<()> {
     eprintln!("listening addr={addr}");
     Server::builder()
         .add_service(RecommendationsServer::new(Canned { answer }))
-        .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)))
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            service_kit::shutdown_signal(),
+        )
         .await?;
     Ok(())
 }
