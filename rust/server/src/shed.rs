@@ -14,8 +14,9 @@ use crate::metrics::Metrics;
 ///
 /// A semaphore taken in the handler rather than tower's `ConcurrencyLimit`
 /// and `LoadShed` with axum's `HandleError` to turn the shedding error into a
-/// status: the three layers cost about 1,000 instructions a call, a fiftieth
-/// of the server's, to do what one `try_acquire` does here.
+/// status: the three layers cost about 900 instructions a call more (56,900
+/// against 56,000 at 64 calls in flight, plain release builds, callgrind) to
+/// do what one `try_acquire` does here.
 ///
 /// `UNAVAILABLE` rather than tonic's own `RESOURCE_EXHAUSTED` ("Too many active
 /// requests for the connection", which would name the wrong cause): the
