@@ -48,6 +48,18 @@ class Running:
         """Blocks until a log line matches `pattern`, returning the match."""
         return _wait_for_line(self, re.compile(pattern), timeout)
 
+    def logged_so_far(self) -> list[str]:
+        """Every line logged until now, without waiting for more."""
+        while True:
+            try:
+                line = self.lines.get_nowait()
+            except queue.Empty:
+                return self.log
+            if line is None:
+                self.lines.put(None)  # keep the end of output for later readers
+                return self.log
+            self.log.append(line)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = START_TIMEOUT) -> int:
         """Sends `sig` and returns the exit status (killing the process if it hangs)."""
         if self.process.poll() is None:

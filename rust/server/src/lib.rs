@@ -20,6 +20,8 @@ pub mod healthcheck;
 pub mod metrics;
 /// Request ids, the access log and the metrics, as one tower layer.
 pub mod observe;
+/// Every service behind one tower service, the hot one routed directly.
+pub mod routing;
 /// The `Recommendations` service: requests in, the core's answers out.
 pub mod service;
 /// Load shedding: the server-wide limit on concurrent calls.

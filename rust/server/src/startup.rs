@@ -20,6 +20,7 @@ use crate::deadline::DeadlineLayer;
 use crate::grpc_web::GrpcWebEdgeLayer;
 use crate::metrics::Metrics;
 use crate::observe::ObserveLayer;
+use crate::routing::Services;
 use crate::service::RecommendationService;
 use crate::shed::CallSlots;
 use crate::tls::{TlsError, TlsFiles};
@@ -54,7 +55,7 @@ pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     server: Server,
-    routes: Routes,
+    services: Services,
     books: usize,
     /// `off`, `on` or `mutual`, for the log.
     tls: &'static str,
@@ -115,10 +116,12 @@ impl Application {
         health_reporter
             .set_serving::<RecommendationsServer<RecommendationService>>()
             .await;
-        let routes = Routes::new(health_service)
-            .add_service(reflection().build_v1()?)
-            .add_service(reflection().build_v1alpha()?)
-            .add_service(RecommendationsServer::new(recommendations));
+        let services = Services::new(
+            RecommendationsServer::new(recommendations),
+            Routes::new(health_service)
+                .add_service(reflection().build_v1()?)
+                .add_service(reflection().build_v1alpha()?),
+        );
 
         let (listener, local_addr) = service_kit::bind(config.listen).await?;
         let metrics = match (config.metrics_listen, metrics) {
@@ -136,7 +139,7 @@ impl Application {
             listener,
             local_addr,
             server,
-            routes,
+            services,
             books,
             tls,
             metrics,
@@ -189,8 +192,7 @@ impl Application {
             .layer(DeadlineLayer);
         self.server
             .layer(layers)
-            .add_routes(self.routes)
-            .serve_with_incoming_shutdown(incoming, async {
+            .serve_with_incoming_shutdown(self.services, incoming, async {
                 shutdown.await;
                 tracing::info!("shutting down: finishing calls in flight");
                 let _ = stopping.send(());
