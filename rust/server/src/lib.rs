@@ -22,6 +22,8 @@ pub mod metrics;
 pub mod observe;
 /// Every service behind one tower service, the hot one routed directly.
 pub mod routing;
+/// Serving connections: HTTP/2 and HTTP/1.1, TLS, graceful stop.
+pub mod serve;
 /// The `Recommendations` service: requests in, the core's answers out.
 pub mod service;
 /// Load shedding: the server-wide limit on concurrent calls.

@@ -1,9 +1,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+use tokio_rustls::rustls::server::WebPkiClientVerifier;
+use tokio_rustls::rustls::{RootCertStore, ServerConfig};
 
 use crate::Config;
 
@@ -78,30 +80,40 @@ impl TlsFiles {
     }
 
     /// Reads and checks every file, naming the first one that is unusable, and
-    /// returns tonic's configuration for them.
-    pub fn load(&self) -> Result<ServerTlsConfig, TlsError> {
-        let cert = read_pem("the TLS certificate (--tls-cert)", &self.cert, |pem| {
-            let certs = CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>()?;
-            if certs.is_empty() {
-                return Err(rustls_pki_types::pem::Error::NoItemsFound);
-            }
-            Ok(())
-        })?;
+    /// returns rustls' configuration for them; errors that only the files
+    /// together cause (a key that does not match the certificate, say) are
+    /// [`TlsError::Rejected`].
+    pub fn load(&self) -> Result<Arc<ServerConfig>, TlsError> {
+        let chain = read_pem("the TLS certificate (--tls-cert)", &self.cert, certificates)?;
         let key = read_pem("the TLS key (--tls-key)", &self.key, |pem| {
-            PrivateKeyDer::from_pem_slice(pem).map(drop)
+            PrivateKeyDer::from_pem_slice(pem)
         })?;
-        let mut config = ServerTlsConfig::new().identity(Identity::from_pem(cert, key));
-        if let Some(path) = &self.client_ca {
-            let ca = read_pem("the client CA file (--client-ca)", path, |pem| {
-                let roots = CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>()?;
-                if roots.is_empty() {
-                    return Err(rustls_pki_types::pem::Error::NoItemsFound);
+        // ring, named rather than left to rustls' process-wide default, which
+        // is ambiguous once another crate in the build enables aws-lc-rs.
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let builder = ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|error| self.rejected(&error))?;
+        let builder = match &self.client_ca {
+            None => builder.with_no_client_auth(),
+            Some(path) => {
+                let mut roots = RootCertStore::empty();
+                for root in read_pem("the client CA file (--client-ca)", path, certificates)? {
+                    roots.add(root).map_err(|error| self.rejected(&error))?;
                 }
-                Ok(())
-            })?;
-            config = config.client_ca_root(Certificate::from_pem(ca));
-        }
-        Ok(config)
+                let verifier = WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .build()
+                    .map_err(|error| self.rejected(&error))?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        // rustls checks here that the key matches the certificate.
+        let mut config = builder
+            .with_single_cert(chain, key)
+            .map_err(|error| self.rejected(&error))?;
+        // HTTP/2 first; HTTP/1.1 for gRPC-Web clients that offer only it.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
     }
 
     /// The error for files that parse one by one but that rustls refuses together.
@@ -135,26 +147,34 @@ impl fmt::Display for TlsFiles {
     }
 }
 
-/// Reads `path` and checks its PEM with `check`, naming the file on failure.
-fn read_pem(
+/// Every certificate of a PEM file, which must hold at least one.
+fn certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, rustls_pki_types::pem::Error> {
+    let certs = CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>()?;
+    if certs.is_empty() {
+        return Err(rustls_pki_types::pem::Error::NoItemsFound);
+    }
+    Ok(certs)
+}
+
+/// Reads `path` and parses its PEM with `parse`, naming the file on failure.
+fn read_pem<T>(
     what: &'static str,
     path: &Path,
-    check: impl FnOnce(&[u8]) -> Result<(), rustls_pki_types::pem::Error>,
-) -> Result<Vec<u8>, TlsError> {
+    parse: impl FnOnce(&[u8]) -> Result<T, rustls_pki_types::pem::Error>,
+) -> Result<T, TlsError> {
     let pem = std::fs::read(path).map_err(|source| TlsError::Unreadable {
         what,
         path: path.to_owned(),
         source,
     })?;
-    check(&pem).map_err(|error| TlsError::Unparsable {
+    parse(&pem).map_err(|error| TlsError::Unparsable {
         what,
         path: path.to_owned(),
         problem: match error {
             rustls_pki_types::pem::Error::NoItemsFound => "no PEM item of the right kind".into(),
             other => other.to_string(),
         },
-    })?;
-    Ok(pem)
+    })
 }
 
 #[cfg(test)]
