@@ -1,12 +1,23 @@
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
 };
-use recommendations_proto::RecommendationRequest;
 use recommendations_proto::recommendations_client::RecommendationsClient;
+use recommendations_proto::{BookCategory, RecommendationRequest, RecommendationResponse};
 use recommendations_server::{Application, Config, StartupError};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use service_kit::testing::grpc_web::{Answer, frame};
 use tempfile::TempDir;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::crypto::ring;
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use tonic::body::Body;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
@@ -224,7 +235,7 @@ async fn grpc_web_is_served_over_tls_on_http2() {
     let server = spawn_server_with(pki.config(false)).await;
     let channel = pki.endpoint(&server, None).connect().await.unwrap();
     // gRPC-Web framing over the TLS channel's HTTP/2, as a browser sends it
-    // to a TLS origin (the server's ALPN offers only h2).
+    // to a TLS origin (the server's ALPN prefers h2).
     let web = tower::ServiceBuilder::new()
         .layer(tonic_web::GrpcWebClientLayer::new())
         .map_request(|request: http::Request<tonic_web::GrpcWebCall<Body>>| request.map(Body::new))
@@ -241,5 +252,58 @@ async fn grpc_web_is_served_over_tls_on_http2() {
 
     assert_eq!(status.code(), tonic::Code::NotFound);
     assert_eq!(status.message(), "Category not found");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn grpc_web_is_served_over_tls_on_http1_to_a_client_that_offers_only_it() {
+    let pki = Pki::new();
+    let server = spawn_server_with(pki.config(false)).await;
+    let mut roots = RootCertStore::empty();
+    for root in CertificateDer::pem_slice_iter(&pki.read("ca.pem")) {
+        roots.add(root.unwrap()).unwrap();
+    }
+    let mut tls = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let stream = TlsConnector::from(Arc::new(tls))
+        .connect(ServerName::IpAddress(server.addr.ip().into()), tcp)
+        .await
+        .unwrap();
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+
+    let asked = RecommendationRequest {
+        user_id: 1,
+        category: BookCategory::Mystery.into(),
+        max_results: 2,
+    };
+    let request = http::Request::post("/Recommendations/Recommend")
+        .header(http::header::HOST, server.addr.to_string())
+        .header(http::header::CONTENT_TYPE, "application/grpc-web+proto")
+        .body(Full::new(Bytes::from(frame(&asked))))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let answer = Answer {
+        status: parts.status,
+        version: parts.version,
+        headers: parts.headers,
+        body: body.collect().await.unwrap().to_bytes(),
+    };
+
+    assert_eq!(answer.status, http::StatusCode::OK);
+    assert_eq!(answer.version, http::Version::HTTP_11);
+    let call = answer.decode();
+    assert_eq!(call.status.code(), tonic::Code::Ok, "{:?}", call.status);
+    let books: RecommendationResponse = call.unary();
+    assert_eq!(books.recommendations.len(), 2);
     server.stop().await.unwrap();
 }
