@@ -407,8 +407,8 @@ class CpuFloor:
     ships with, built with profile-guided optimisation as ours is: what a
     server on tonic's transport, configured and built as ours is, costs per call
     on the machine with nothing of its own to do. Its ratio to the default
-    no-logic server is about the lowest the targets' ratio can reach without
-    a cheaper transport.
+    no-logic server is about the lowest the targets' ratio can reach on that
+    transport; ours serves on hyper directly, without tonic's per-call layers.
     """
 
     concurrency: int

@@ -121,12 +121,13 @@ stop_last() {
     wait "$pid"
 }
 
-# The training load on the gRPC server at $1: 1, 16 and 64 calls in flight.
+# The training load on the gRPC server at $1, from the instrumented load
+# generator $2: 1, 16 and 64 calls in flight.
 grpc_load() {
     local load concurrency connections
     for load in "1 1" "16 4" "64 4"; do
         read -r concurrency connections <<<"$load"
-        LLVM_PROFILE_FILE="$work/loadgen-%p.profraw" "$bin/loadgen" --target "http://$1" \
+        LLVM_PROFILE_FILE="$work/loadgen-%p.profraw" "$2" --target "http://$1" \
             --concurrency "$concurrency" --connections "$connections" --duration 2 \
             --warmup 0.5 >/dev/null
     done
@@ -148,7 +149,7 @@ apt-get install llvm-$llvm_major, rustup component add llvm-tools, or set LLVM_P
     say "2/4 training"
     start recommendations "$bin/recommendations" --metrics-listen 127.0.0.1:0
     local server=$addr
-    grpc_load "$server"
+    grpc_load "$server" "$bin/loadgen"
     start marketplace "$bin/marketplace" --recommendations-url "http://$server"
     # Every shelf for many readers, 16 pages at a time; the pages are not
     # kept, but a failed one fails the build.
@@ -158,7 +159,7 @@ apt-get install llvm-$llvm_major, rustup component add llvm-tools, or set LLVM_P
     stop_last
     stop_last
     start empty-server-tuned "$bin/empty-server-tuned"
-    grpc_load "$addr"
+    grpc_load "$addr" "$bin/loadgen"
     stop_last
     local profiles=("$work"/recommendations-*.profraw "$work"/marketplace-*.profraw)
     local floor_profiles=("$work"/empty-server-tuned-*.profraw)
