@@ -61,6 +61,15 @@ def cpu_per_call_us(
     return cpu_seconds(start, end, ticks_per_second) / calls * 1e6
 
 
+def kernel_share(start: CpuTicks, end: CpuTicks) -> float | None:
+    """The part of a process's CPU time over a window spent in the kernel
+    (system time): on loopback, mostly its sockets. None when it spent none."""
+    spent = end.total - start.total
+    if spent <= 0:
+        return None
+    return (end.stime - start.stime) / spent
+
+
 def busy_fraction(start: CpuTicks, end: CpuTicks, seconds: float, ticks_per_second: int) -> float:
     """How busy a process kept one core over `seconds` of wall time (1.0 = one whole core)."""
     return cpu_seconds(start, end, ticks_per_second) / seconds

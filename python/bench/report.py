@@ -210,6 +210,8 @@ def markdown(
             "call** is the user and system time of the whole server process, all threads, "
             "over the measured window (`/proc/PID/stat`), divided by the calls answered in it: "
             "the figure that counts when the load generator, not the server, is the bottleneck. "
+            "*Of it in the kernel* is the system time's share of that CPU: on loopback, "
+            "mostly the sockets, whose cost the server's own code does not touch. "
             "*Load core* is how busy the load generator kept its own core.\n"
         )
         rows = []
@@ -222,6 +224,7 @@ def markdown(
                 if not any(value is not None for value in figure("calls")):
                     continue
                 busy = [None if v is None else v * 100 for v in figure("loadgen_busy")]
+                kernel = [None if v is None else v * 100 for v in figure("kernel_share")]
                 errors = sum(value or 0 for value in figure("errors"))
                 rows.append(
                     [
@@ -229,6 +232,7 @@ def markdown(
                         str(concurrency),
                         _cell(figure("requests_per_second"), 0),
                         _cell(figure("cpu_us_per_call"), 2),
+                        _cell(kernel, 0) + " %",
                         _cell(figure("p50_us"), 0),
                         _cell(figure("p90_us"), 0),
                         _cell(figure("p99_us"), 0),
@@ -243,6 +247,7 @@ def markdown(
                     "c",
                     "requests/s",
                     "server CPU µs/call",
+                    "of it in the kernel",
                     "p50 µs",
                     "p90 µs",
                     "p99 µs",

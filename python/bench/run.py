@@ -513,6 +513,7 @@ def _grpc_load_once(
         "max_results": max_results,
         "requests_per_second": report["requests_per_second"],
         "cpu_us_per_call": analysis.cpu_per_call_us(start, end, report["calls"], TICKS_PER_SECOND),
+        "kernel_share": analysis.kernel_share(start, end),
         "p50_us": latency["p50_us"],
         "p90_us": latency["p90_us"],
         "p99_us": latency["p99_us"],

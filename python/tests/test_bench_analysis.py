@@ -42,6 +42,9 @@ def test_cpu_per_call_is_user_plus_system_time_over_the_calls() -> None:
     assert analysis.cpu_per_call_us(start, end, 500_000, 100) == pytest.approx(10.0)
     assert analysis.cpu_seconds(start, end, 100) == pytest.approx(5.0)
     assert analysis.busy_fraction(start, end, 10.0, 100) == pytest.approx(0.5)
+    # 100 of the 500 ticks were system time.
+    assert analysis.kernel_share(start, end) == pytest.approx(0.2)
+    assert analysis.kernel_share(start, start) is None
 
 
 def test_no_calls_means_no_cost_per_call_rather_than_a_division_by_zero() -> None:
