@@ -45,9 +45,10 @@ pub struct Http2Settings {
 /// took a call from 51,700 to 49,500 instructions at 16 calls in flight and
 /// from 50,900 to 48,700 at 64 (plain release builds, callgrind).
 ///
-/// hyper's HTTP/2 defaults apply, among them its limit on the streams a
-/// client may make the server reset for errors (1,024 a connection), which
-/// tonic's `Server` turns off.
+/// hyper's HTTP/2 defaults apply but for the `date` header, which answers
+/// over HTTP/2 go without (1,050 instructions a call less). Among those
+/// defaults is hyper's limit on the streams a client may make the server
+/// reset for errors (1,024 a connection), which tonic's `Server` turns off.
 #[derive(Clone)]
 pub struct Transport {
     http: auto::Builder<TokioExecutor>,
@@ -70,8 +71,12 @@ impl Transport {
         let mut http = auto::Builder::new(TokioExecutor::new());
         // hyper enforces its HTTP/1 header read timeout only with a timer.
         http.http1().timer(TokioTimer::new());
+        // No `date` header on HTTP/2, as gRPC's own servers (grpc-go, gRPC
+        // C-core) send none: no gRPC client reads it, and hyper would read
+        // the clock, add the header and have HPACK encode it on every answer.
         http.http2()
             .timer(TokioTimer::new())
+            .auto_date_header(false)
             .max_concurrent_streams(settings.max_concurrent_streams)
             .keep_alive_interval(settings.keepalive_interval)
             .keep_alive_timeout(settings.keepalive_timeout);

@@ -213,6 +213,18 @@ async fn a_request_id_is_returned_and_one_is_made_when_missing() {
 }
 
 #[tokio::test]
+async fn answers_over_http2_carry_no_date_header_as_grpcs_own_servers_send_none() {
+    let server = spawn_server().await;
+    let mut client = client(&server).await;
+    let answer = client.recommend(request(1)).await.unwrap();
+    assert!(answer.metadata().get("content-type").is_some());
+    assert_eq!(answer.metadata().get("date"), None);
+    let status = client.recommend(request(-1)).await.unwrap_err();
+    assert_eq!(status.metadata().get("date"), None);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn the_server_itself_answers_deadline_exceeded_when_a_deadline_passes() {
     // A raw POST has no timer of its own, unlike a tonic or grpcio client,
     // so the answer is the server's. A 1 ms deadline leaves the server no
