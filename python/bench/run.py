@@ -17,7 +17,9 @@ time is run again, once (the less stolen run is kept).
   tonic's and tokio's defaults and again on our runtime and allocator, built
   as ours is, with profile-guided optimisation (the floor).
   The server's CPU time per call comes from /proc/PID/stat over the measured
-  window. h2load cross-checks one configuration.
+  window. Ours and the two no-logic servers, which the CPU targets compare,
+  run side by side, idle but for the one under load, and are loaded in turn
+  at each concurrency. h2load cross-checks one configuration.
 - Homepage `GET /` with wrk: the axum marketplace on our server; the notes'
   Flask app under its dev server and under gunicorn, on either server. An app
   and its gRPC backend share the server core.
@@ -344,6 +346,17 @@ def _ours(*extra: str | os.PathLike[str]) -> Server:
 
 SERVERS = {
     "ours": _ours(),
+    "empty": Server(
+        "empty",
+        "no-logic tonic server",
+        lambda address: [EMPTY_SERVER_BIN, "--listen", address],
+    ),
+    # Not a target's yardstick: the floor under our server's cost (see analysis.cpu_floor).
+    "empty-tuned": Server(
+        "empty-tuned",
+        "no-logic tonic server, our runtime, allocator and PGO",
+        lambda address: [EMPTY_SERVER_TUNED_BIN, "--listen", address],
+    ),
     "notes": Server(
         "notes",
         "notes' Python (grpcio, 10 threads)",
@@ -356,17 +369,6 @@ SERVERS = {
         "notes' servicer on grpc.aio",
         lambda _address: [sys.executable, HERE / "aio_server.py"],
         env=lambda address: {"RECOMMENDATIONS_LISTEN": address},
-    ),
-    "empty": Server(
-        "empty",
-        "no-logic tonic server",
-        lambda address: [EMPTY_SERVER_BIN, "--listen", address],
-    ),
-    # Not a target's yardstick: the floor under our server's cost (see analysis.cpu_floor).
-    "empty-tuned": Server(
-        "empty-tuned",
-        "no-logic tonic server, our runtime, allocator and PGO",
-        lambda address: [EMPTY_SERVER_TUNED_BIN, "--listen", address],
     ),
 }
 
@@ -608,34 +610,84 @@ def hostile(settings: Settings, server: Started) -> dict[str, Any]:
 # ---------------------------------------------------------------- the sections
 
 
+# The servers the CPU targets compare. They run side by side in a round,
+# each idle but for the one under load, so that at each concurrency their
+# loads follow one another within seconds: this machine's speed drifts over
+# minutes, and ratios of runs minutes apart carried that drift.
+PAIRED_SERVERS = ("ours", "empty", "empty-tuned")
+
+
 def section_grpc(settings: Settings, logs: Path, body: Path, results: dict[str, Any]) -> None:
     for round_number in range(settings.rounds):
-        for key in alternate(list(SERVERS), round_number):
-            starts = [
-                startup_ms(SERVERS[key], settings, logs)
-                for _ in range(settings.startup_samples - 1)
-            ]
-            with start_server(SERVERS[key], settings, logs) as server:
-                starts.append(server.startup_ms)
-                time.sleep(0.2)
-                memory = {
-                    "round": round_number,
-                    "server": key,
-                    "startup_ms": statistics.median(starts),
-                    "startup_samples_ms": starts,
-                    "idle_rss_mib": kib_to_mib(memory_kib([server.pid], "VmRSS")),
+        order = alternate(list(SERVERS), round_number)
+        paired = [key for key in order if key in PAIRED_SERVERS]
+        # The paired servers go where the first of them falls in this round's order.
+        groups = [
+            paired if key == paired[0] else [key]
+            for key in order
+            if key not in PAIRED_SERVERS or key == paired[0]
+        ]
+        for group in groups:
+            with contextlib.ExitStack() as running:
+                servers = {
+                    key: _grpc_server_up(key, settings, logs, running, round_number)
+                    for key in group
                 }
                 for concurrency in settings.concurrencies:
-                    row = grpc_load(settings, server, concurrency)
-                    results["grpc"].append({"round": round_number, "server": key, **row})
-                    print(_progress("grpc", round_number, key, row), flush=True)
-                memory["peak_rss_mib"] = kib_to_mib(memory_kib([server.pid], "VmHWM"))
-                if key in ("ours", "empty"):
-                    row = h2load(settings, server, settings.h2load_concurrency, body)
-                    results["h2load"].append({"round": round_number, "server": key, **row})
-                    print(_progress("h2load", round_number, key, row), flush=True)
-                memory.update(hostile(settings, server))
-                results["servers"].append(memory)
+                    for key, (server, _memory) in servers.items():
+                        _grpc_run(settings, server, key, concurrency, round_number, results)
+                for key, (server, memory) in servers.items():
+                    _grpc_server_done(settings, server, memory, key, round_number, body, results)
+
+
+def _grpc_server_up(
+    key: str, settings: Settings, logs: Path, running: contextlib.ExitStack, round_number: int
+) -> tuple[Started, dict[str, Any]]:
+    """Starts `key` (after timing other starts of it) and notes its idle memory."""
+    starts = [startup_ms(SERVERS[key], settings, logs) for _ in range(settings.startup_samples - 1)]
+    server = running.enter_context(start_server(SERVERS[key], settings, logs))
+    starts.append(server.startup_ms)
+    time.sleep(0.2)
+    memory = {
+        "round": round_number,
+        "server": key,
+        "startup_ms": statistics.median(starts),
+        "startup_samples_ms": starts,
+        "idle_rss_mib": kib_to_mib(memory_kib([server.pid], "VmRSS")),
+    }
+    return server, memory
+
+
+def _grpc_run(
+    settings: Settings,
+    server: Started,
+    key: str,
+    concurrency: int,
+    round_number: int,
+    results: dict[str, Any],
+) -> None:
+    row = grpc_load(settings, server, concurrency)
+    results["grpc"].append({"round": round_number, "server": key, **row})
+    print(_progress("grpc", round_number, key, row), flush=True)
+
+
+def _grpc_server_done(
+    settings: Settings,
+    server: Started,
+    memory: dict[str, Any],
+    key: str,
+    round_number: int,
+    body: Path,
+    results: dict[str, Any],
+) -> None:
+    """The peak memory of the loads, then h2load's cross-check and the hostile pages."""
+    memory["peak_rss_mib"] = kib_to_mib(memory_kib([server.pid], "VmHWM"))
+    if key in ("ours", "empty"):
+        row = h2load(settings, server, settings.h2load_concurrency, body)
+        results["h2load"].append({"round": round_number, "server": key, **row})
+        print(_progress("h2load", round_number, key, row), flush=True)
+    memory.update(hostile(settings, server))
+    results["servers"].append(memory)
 
 
 def section_homepage(settings: Settings, logs: Path, results: dict[str, Any]) -> None:
