@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::rt::TokioIo;
 
 use rcgen::{
@@ -290,14 +290,7 @@ async fn grpc_web_is_served_over_tls_on_http1_to_a_client_that_offers_only_it() 
         .header(http::header::CONTENT_TYPE, "application/grpc-web+proto")
         .body(Full::new(Bytes::from(frame(&asked))))
         .unwrap();
-    let response = sender.send_request(request).await.unwrap();
-    let (parts, body) = response.into_parts();
-    let answer = Answer {
-        status: parts.status,
-        version: parts.version,
-        headers: parts.headers,
-        body: body.collect().await.unwrap().to_bytes(),
-    };
+    let answer = Answer::read(sender.send_request(request).await.unwrap()).await;
 
     assert_eq!(answer.status, http::StatusCode::OK);
     assert_eq!(answer.version, http::Version::HTTP_11);

@@ -3,9 +3,11 @@
 //! the wire itself (status line, headers, trailer frame), not a library's
 //! view of it.
 
+use std::fmt::Debug;
 use std::net::SocketAddr;
 
-use http::{HeaderMap, HeaderName, Request, StatusCode, Version, header};
+use http::{HeaderMap, HeaderName, Request, Response, StatusCode, Version, header};
+use http_body::Body;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -59,13 +61,7 @@ pub async fn post(
         .request(request.body(Full::new(Bytes::from(body))).unwrap())
         .await
         .expect("an HTTP answer");
-    let (parts, body) = response.into_parts();
-    Answer {
-        status: parts.status,
-        version: parts.version,
-        headers: parts.headers,
-        body: body.collect().await.expect("the whole body").to_bytes(),
-    }
+    Answer::read(response).await
 }
 
 /// `message` in gRPC's 5-byte frame: a flag byte (0, uncompressed), the
@@ -80,6 +76,22 @@ pub fn frame(message: &impl Message) -> Vec<u8> {
 }
 
 impl Answer {
+    /// Reads `response` whole, for a test that sent its request another way
+    /// than [`post`] (over TLS, say).
+    pub async fn read<B>(response: Response<B>) -> Self
+    where
+        B: Body,
+        B::Error: Debug,
+    {
+        let (parts, body) = response.into_parts();
+        Self {
+            status: parts.status,
+            version: parts.version,
+            headers: parts.headers,
+            body: body.collect().await.expect("the whole body").to_bytes(),
+        }
+    }
+
     /// Splits the body into its data frames and its trailer frame (flag
     /// 0x80, `name:value` lines), and reads the call's status from the
     /// trailers over the headers. Panics when there is no `grpc-status`.
