@@ -20,6 +20,8 @@ pub mod healthcheck;
 pub mod metrics;
 /// Request ids, the access log and the metrics, as one tower layer.
 pub mod observe;
+/// The `Recommend` method's own handler, with buffers sized for its messages.
+pub mod recommend;
 /// Every service behind one tower service, the hot one routed directly.
 pub mod routing;
 /// Serving connections: HTTP/2 and HTTP/1.1, TLS, graceful stop.

@@ -51,10 +51,10 @@ impl RecommendationService {
             ..self
         }
     }
-}
 
-#[tonic::async_trait]
-impl Recommendations for RecommendationService {
+    /// Answers one `Recommend` call: the trait's method, without the box
+    /// `async_trait` puts its future in (the server boxes this future once,
+    /// in [`RecommendMethod`](crate::recommend::RecommendMethod)).
     // At debug level: a span per call at info would cost more than the
     // answer; the call's debug `grpc` span names it in every debug line.
     #[tracing::instrument(
@@ -67,7 +67,7 @@ impl Recommendations for RecommendationService {
             max_results = request.get_ref().max_results,
         )
     )]
-    async fn recommend(
+    pub async fn answer(
         &self,
         request: Request<RecommendationRequest>,
     ) -> Result<Response<RecommendationResponse>, Status> {
@@ -123,6 +123,16 @@ impl Recommendations for RecommendationService {
         })?;
         tracing::debug!(returned = recommendations.len(), "answered");
         Ok(Response::new(RecommendationResponse { recommendations }))
+    }
+}
+
+#[tonic::async_trait]
+impl Recommendations for RecommendationService {
+    async fn recommend(
+        &self,
+        request: Request<RecommendationRequest>,
+    ) -> Result<Response<RecommendationResponse>, Status> {
+        self.answer(request).await
     }
 }
 

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::Request;
 use hyper::body::Incoming;
 use recommendations_proto::recommendations_server::RecommendationsServer;
 use recommender::{Catalog, CatalogError};
@@ -107,7 +107,7 @@ impl Application {
             .set_serving::<RecommendationsServer<RecommendationService>>()
             .await;
         let services = Services::new(
-            RecommendationsServer::new(recommendations),
+            recommendations,
             Routes::new(health_service)
                 .add_service(reflection().build_v1()?)
                 .add_service(reflection().build_v1alpha()?),
@@ -178,7 +178,7 @@ impl Application {
             // with the whole answer inline a task fell into a size class that
             // made mimalloc free and take fresh pages over and over at 64
             // calls in flight: 2,600 instructions a call more than the box.
-            .map_future(|answer| -> BoxFuture<Response<Body>, Infallible> { Box::pin(answer) })
+            .map_future(|answer| -> BoxFuture<_, Infallible> { Box::pin(answer) })
             .map_request(|request: Request<Incoming>| request.map(Body::new))
             .layer(GrpcWebEdgeLayer)
             .layer(ObserveLayer::new(metrics))

@@ -58,10 +58,7 @@ pub enum LogFormat {
 /// `info`), lines go to standard error in the chosen format, coloured only
 /// on a terminal so that captured logs stay plain text.
 pub fn init_tracing(format: LogFormat) {
-    install(
-        format,
-        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
-    );
+    install(format, std::io::stderr);
 }
 
 /// As [`init_tracing`], except that the lines of `buffered_target` at the
@@ -77,10 +74,7 @@ pub fn init_tracing_buffered(format: LogFormat, buffered_target: &'static str) -
         buffer: Arc::new(Mutex::new(Vec::with_capacity(LOG_BUFFER_BYTES))),
         buffered_target,
     };
-    install(
-        format,
-        tracing_subscriber::fmt::writer::BoxMakeWriter::new(stderr.clone()),
-    );
+    install(format, stderr.clone());
     let flusher = Arc::downgrade(&stderr.buffer);
     // A thread rather than a task, so that lines keep coming out whatever the
     // runtime is doing; it ends with the process.
@@ -129,7 +123,12 @@ pub async fn keep_metrics_up(handle: PrometheusHandle) {
 /// Buffered lines are written as soon as they fill this much.
 const LOG_BUFFER_BYTES: usize = 32 * 1024;
 
-fn install(format: LogFormat, writer: tracing_subscriber::fmt::writer::BoxMakeWriter) {
+/// Generic over the writer rather than taking a `BoxMakeWriter`, which boxes
+/// the writer of every line it makes.
+fn install<W>(format: LogFormat, writer: W)
+where
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::stderr().is_terminal();
     let builder = tracing_subscriber::fmt()
