@@ -59,9 +59,10 @@ impl Service<Request<Body>> for Services {
     }
 
     fn call(&mut self, request: Request<Body>) -> Self::Future {
-        if request.uri().path() == recommend::PATH {
+        let path = request.uri().path();
+        if path == recommend::PATH {
             self.recommend.call(request)
-        } else if is_call_of::<RecommendationsServer<RecommendationService>>(request.uri().path()) {
+        } else if is_call_of::<RecommendationsServer<RecommendationService>>(path) {
             // The generated server's future is already this boxed one.
             self.recommendations.call(request)
         } else {
