@@ -10,7 +10,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite};
+use socket2::{SockRef, Socket};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
@@ -22,6 +23,12 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long accepting waits after a failure that is not the connection's own
 /// (out of file descriptors, say), rather than failing again at once.
 const ACCEPT_RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// How long a connection the server has finished with stays half-open,
+/// reading and discarding, for the client to close its side (see
+/// [`linger`]): long enough for a slow client to read the rest of a large
+/// answer, short beside the 30 seconds Kubernetes grants a stopping pod.
+const LINGER: Duration = Duration::from_secs(5);
 
 /// The connection settings of the gRPC listener.
 #[derive(Debug, Clone, Copy)]
@@ -113,6 +120,9 @@ impl Transport {
                 stream,
                 TowerToHyperService::new(service.clone()),
                 connections.watcher(),
+                // Held while the connection lingers, so that stopping waits
+                // for that too.
+                connections.watcher(),
             ));
         }
         // The listener closes here, so that new clients are refused at once
@@ -121,25 +131,36 @@ impl Transport {
         connections.shutdown().await;
     }
 
-    /// Serves one connection, after its TLS handshake when TLS is on.
+    /// Serves one connection, after its TLS handshake when TLS is on, then
+    /// lingers on its socket.
     async fn connection(
         self,
         stream: TcpStream,
         service: TowerToHyperService<impl HttpService>,
         watcher: Watcher,
+        _lingering: Watcher,
     ) {
         // Without TCP_NODELAY, small responses wait on Nagle's algorithm and
         // the peer's delayed ACK: tens of milliseconds per call.
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
-        let Some(acceptor) = &self.tls else {
-            return self.http_over(stream, service, watcher).await;
-        };
-        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-            Ok(Ok(stream)) => self.http_over(stream, service, watcher).await,
-            Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
-            Err(_) => tracing::debug!("TLS handshake timed out"),
+        // A second handle on the socket keeps it open once hyper, done with
+        // the connection, drops its own.
+        let socket = SockRef::from(&stream).try_clone();
+        match &self.tls {
+            None => self.http_over(stream, service, watcher).await,
+            Some(acceptor) => {
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => self.http_over(stream, service, watcher).await,
+                    Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+                    Err(_) => tracing::debug!("TLS handshake timed out"),
+                }
+            }
+        }
+        match socket {
+            Ok(socket) => linger(socket).await,
+            Err(error) => tracing::debug!(%error, "cannot keep the socket to linger on"),
         }
     }
 
@@ -184,6 +205,35 @@ where
     type AnswerBody = B;
 }
 
+/// Closes the server's side of a connection it has finished with (TCP `FIN`)
+/// and reads and discards whatever the client still sends until the client
+/// closes too, or [`LINGER`] has passed.
+///
+/// Closing the socket outright would lose the end of the last answer: the
+/// client keeps sending while it reads a large answer (HTTP/2 `WINDOW_UPDATE`
+/// frames, for one), and the kernel answers data sent to a closed socket with
+/// a reset, which drops the answer's bytes not yet delivered. A call answered
+/// during a graceful stop then failed with `UNAVAILABLE` at the client.
+async fn linger(socket: Socket) {
+    // tokio needs a non-blocking socket, and a duplicated handle is not one
+    // on every system.
+    let stream = socket
+        .set_nonblocking(true)
+        .and_then(|()| TcpStream::from_std(socket.into()));
+    let mut stream = match stream {
+        Ok(stream) => stream,
+        Err(error) => return tracing::debug!(%error, "cannot linger on the socket"),
+    };
+    // hyper has sent the `FIN` already unless the connection failed.
+    let _ = stream.shutdown().await;
+    let mut discard = [0; 4096];
+    // Until the client closes (a read of 0 bytes) or the connection fails.
+    let drain = async { while let Ok(1..) = stream.read(&mut discard).await {} };
+    if tokio::time::timeout(LINGER, drain).await.is_err() {
+        tracing::debug!("the client did not close the connection in time");
+    }
+}
+
 /// Logs a failed accept, and pauses unless only that one connection failed.
 async fn accept_failed(error: &io::Error) {
     if matches!(
@@ -197,4 +247,75 @@ async fn accept_failed(error: &io::Error) {
     }
     tracing::warn!(%error, "cannot accept connections; trying again shortly");
     tokio::time::sleep(ACCEPT_RETRY_PAUSE).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use tokio::net::TcpSocket;
+    use tokio::sync::{Notify, oneshot};
+
+    use super::*;
+
+    /// Larger than the client's receive buffer, so that the answer's end is
+    /// still in the server's send buffer when the client writes again.
+    const ANSWER_LEN: usize = 64 * 1024;
+
+    #[tokio::test]
+    async fn a_client_that_writes_after_the_last_answer_of_a_stop_still_gets_all_of_it() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let answer = Bytes::from(vec![b'a'; ANSWER_LEN]);
+        let called = Arc::new(Notify::new());
+        let service = tower::service_fn({
+            let (answer, called) = (answer.clone(), called.clone());
+            move |_: Request<Incoming>| {
+                called.notify_one();
+                let answer = Full::new(answer.clone());
+                async move { Ok::<_, Infallible>(Response::new(answer)) }
+            }
+        });
+        let settings = Http2Settings {
+            max_concurrent_streams: 10,
+            keepalive_interval: Duration::from_secs(60),
+            keepalive_timeout: Duration::from_secs(20),
+        };
+        let (stop, stopping) = oneshot::channel::<()>();
+        let server = tokio::spawn(
+            Transport::new(settings, None).serve(listener, service, async {
+                let _ = stopping.await;
+            }),
+        );
+
+        let client = TcpSocket::new_v4().unwrap();
+        client.set_recv_buffer_size(4096).unwrap();
+        let mut client = client.connect(addr).await.unwrap();
+        client
+            .write_all(b"GET / HTTP/1.1\r\nhost: test\r\n\r\n")
+            .await
+            .unwrap();
+        called.notified().await;
+        stop.send(()).unwrap();
+        // Time for the server to answer and finish with the connection; the
+        // client writes only then, as an HTTP/2 client sends WINDOW_UPDATE
+        // frames while it reads.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        client.write_all(b"more").await.unwrap();
+
+        let mut received = Vec::new();
+        let read = client.read_to_end(&mut received).await;
+        assert!(
+            read.is_ok() && received.ends_with(&answer),
+            "{} bytes received, then {read:?}",
+            received.len()
+        );
+        drop(client);
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("the server stops once the client has closed")
+            .unwrap();
+    }
 }
