@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,6 +61,25 @@ class Running:
                 return self.log
             self.log.append(line)
 
+    def pause(self, timeout: float = START_TIMEOUT) -> None:
+        """Stops the process with SIGSTOP and returns once every thread of it has stopped.
+
+        `kill` returns before that: one thread takes the signal and stops the
+        others when it next runs, and on a busy machine the rest may answer
+        calls for a while yet.
+        """
+        self.process.send_signal(signal.SIGSTOP)
+        threads = Path(f"/proc/{self.process.pid}/task")
+        deadline = time.monotonic() + timeout
+        while not all(_thread_state(stat) == "T" for stat in threads.glob("*/stat")):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.process.args[0]} did not stop in {timeout}s")
+            time.sleep(0.01)
+
+    def resume(self) -> None:
+        """Lets a paused process run on (SIGCONT)."""
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = START_TIMEOUT) -> int:
         """Sends `sig` and returns the exit status (killing the process if it hangs)."""
         if self.process.poll() is None:
@@ -70,6 +90,16 @@ class Running:
             self.process.kill()
             self.process.wait()
             raise
+
+
+def _thread_state(stat: Path) -> str:
+    """A thread's state letter in /proc: `T` when stopped, and for a thread gone,
+    which answers nothing either."""
+    try:
+        # The name, in parentheses, may hold spaces and parentheses itself.
+        return stat.read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "T"
 
 
 def _pump(stream, lines: queue.Queue[str | None], name: str) -> None:

@@ -2,7 +2,6 @@
 comes back: a clear 503 page within the deadline, then pages again as soon as
 the server is back, without restarting the marketplace."""
 
-import signal
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
@@ -59,11 +58,11 @@ def test_a_hung_server_gives_a_503_within_the_deadline_and_pages_return_when_it_
         url = f"http://{marketplace.address}/"
         assert get(url).status == 200
 
-        server.process.send_signal(signal.SIGSTOP)
+        server.pause()
         try:
             assert_unavailable_within_the_deadline(url)
         finally:
-            server.process.send_signal(signal.SIGCONT)
+            server.resume()
 
         page = poll_until_ok(url, within=RECOVERY)
         assert page.status == 200, page
